@@ -1,0 +1,174 @@
+"""`dspex/chat`: messages, tools, the chat result and the streamed chunk."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, JsonValue, model_validator
+
+from ._base import WireModel
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "interrupted", "error"]
+
+
+class TextPart(WireModel):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImagePart(WireModel):
+    """An image given by URL or inline as base64 data with its media type."""
+
+    type: Literal["image"] = "image"
+    url: str | None = None
+    data: str | None = Field(default=None, description="base64-encoded bytes")
+    mime_type: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImagePart:
+        if (self.url is None) == (self.data is None):
+            raise ValueError("an image part needs exactly one of url or data")
+        if self.data is not None and not self.mime_type:
+            raise ValueError("inline image data needs mimeType")
+        return self
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
+class ToolCall(WireModel):
+    """A call the model asked for. `arguments` is the parsed JSON object."""
+
+    id: str
+    name: str
+    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Message(WireModel):
+    role: Role
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = Field(
+        default=None, description="For role `tool`: the id of the call this answers."
+    )
+
+    @model_validator(mode="after")
+    def _role_rules(self) -> Message:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs toolCallId")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry toolCalls")
+        if self.content is None and not self.tool_calls:
+            raise ValueError(f"a {self.role} message needs content")
+        return self
+
+    def text(self) -> str:
+        """The message's text: the string content, or its text parts joined."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+class ToolDefinition(WireModel):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+    description: str | None = None
+    parameters: dict[str, JsonValue] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="A JSON Schema for the arguments object.",
+    )
+
+
+class NamedToolChoice(WireModel):
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
+
+
+class ResponseFormat(WireModel):
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    name: str | None = None
+    json_schema: dict[str, JsonValue] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class ChatParams(WireModel):
+    messages: list[Message] = Field(min_length=1)
+    provider: str | None = None
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    stop: list[str] | None = None
+    seed: int | None = None
+    tools: list[ToolDefinition] | None = None
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
+    timeout_ms: int | None = Field(default=None, gt=0)
+    correlation_id: str | None = Field(default=None, max_length=200)
+    session_id: str | None = None
+    partial_result_token: int | str | None = None
+    work_done_token: int | str | None = None
+
+
+class Usage(WireModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+class AssistantMessage(WireModel):
+    role: Literal["assistant"] = "assistant"
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class Choice(WireModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: FinishReason = "stop"
+
+
+class ChatResult(WireModel):
+    choices: list[Choice]
+    usage: Usage
+    provider: str
+    model: str
+    correlation_id: str
+    latency_ms: float
+    notices: list[str] | None = Field(
+        default=None, description="Things the client should know, e.g. a provider fallback."
+    )
+    error: dict[str, Any] | None = Field(
+        default=None,
+        description="For an interrupted stream: the ErrorData of what broke it.",
+    )
+
+
+class ToolCallDelta(WireModel):
+    """A fragment of a streamed tool call; `arguments` is a piece of the JSON text."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ChatDelta(WireModel):
+    content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+
+
+class ChatChunk(WireModel):
+    """The value of each `$/progress` sent on a chat's `partialResultToken`."""
+
+    correlation_id: str
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: FinishReason | None = None

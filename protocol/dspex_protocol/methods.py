@@ -1,0 +1,42 @@
+"""The one list of dspex methods: name, params model, result model, what it does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._base import WireModel
+from .chat import ChatChunk, ChatParams, ChatResult
+from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    params: type[WireModel]
+    result: type[WireModel]
+    summary: str
+    partial_result: type[WireModel] | None = None
+
+
+CHAT = MethodSpec(
+    "dspex/chat",
+    ChatParams,
+    ChatResult,
+    "One chat completion on any provider. With `partialResultToken` the answer streams as "
+    "`$/progress` notifications (each a ChatChunk) before the complete result.",
+    partial_result=ChatChunk,
+)
+PROVIDERS = MethodSpec(
+    "dspex/providers",
+    ProvidersParams,
+    ProvidersResult,
+    "Every provider the daemon knows, whether it is configured, and the default one.",
+)
+CONFIG = MethodSpec(
+    "dspex/config",
+    ConfigParams,
+    ConfigResult,
+    "The effective configuration with every secret redacted.",
+)
+
+METHODS: dict[str, MethodSpec] = {m.name: m for m in (CHAT, PROVIDERS, CONFIG)}

@@ -1,0 +1,297 @@
+"""The daemon: a pygls LanguageServer fed by an asyncio stdin reader.
+
+pygls' own stdio reader hops to a thread pool for every header line and body (~9× slower,
+see PYGLS_NOTES.md) and drops malformed frames without an answer. This module reads the
+framing itself, answers parse errors and invalid requests as JSON-RPC says, and hands every
+well-formed message to pygls for dispatch, cancellation and responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Generator
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdoutWriter
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    LanguageServerProtocol,
+    default_converter,
+)
+from pygls.protocol.language_server import lsp_method
+
+from dspex_protocol import PROTOCOL_VERSION, DspexCapabilities
+
+from . import __version__
+
+log = logging.getLogger("dspex.server")
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+EXIT_DRAIN_S = 30.0
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+
+
+def dict_converter() -> Any:
+    """Keep params and results of custom methods as plain dicts (see PYGLS_NOTES.md)."""
+    converter = default_converter()
+    for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
+        converter.register_structure_hook(cls, lambda obj, c: c(**obj))
+    return converter
+
+
+class DspexProtocol(LanguageServerProtocol):
+    _server: DspexServer
+
+    def __init__(self, server: Any, converter: Any) -> None:
+        super().__init__(server, converter)
+        self.exit_code: int | None = None
+        self.shutdown_requested = False
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
+        result: types.InitializeResult = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = {"dspex": self._server.capabilities().to_wire()}
+        return result
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        self.exit_code = 0 if self.shutdown_requested else 1
+        self._server.stop_reading()
+        return None
+        yield  # a generator, like every lsp_method
+
+    def handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        if method == types.SHUTDOWN:
+            # From here on new requests are refused, while those in flight are answered.
+            self.shutdown_requested = True
+        elif (self.shutdown_requested and isinstance(message, JsonRPCRequestMessage)
+              and method != types.SHUTDOWN):
+            # LSP: requests after `shutdown` are answered with InvalidRequest.
+            self.send_raw_error(message.id, INVALID_REQUEST, "the server is shutting down")
+            return
+        super().handle_message(message)
+
+    def send_notification(self, method: str, params: Any) -> None:
+        """A notification whose params are already JSON-ready. (pygls' `notify` would try
+        to structure `$/progress` params as lsprotocol types and fail on a plain dict.)"""
+        self._send_data({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def send_raw_error(self, msg_id: Any, code: int, message: str, data: Any = None) -> None:
+        error: dict[str, Any] = {"code": code, "message": message}
+        if data is not None:
+            error["data"] = data
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": error})
+
+
+class DspexServer(LanguageServer):
+    protocol: DspexProtocol
+
+    def __init__(self) -> None:
+        super().__init__(
+            "dspex",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+            protocol_cls=DspexProtocol,
+            converter_factory=dict_converter,
+        )
+        self._reader_task: asyncio.Task[None] | None = None
+        self.methods: list[str] = []
+        self.provider_names: list[str] = []
+
+    def capabilities(self) -> DspexCapabilities:
+        return DspexCapabilities(
+            protocol_version=PROTOCOL_VERSION,
+            server_version=__version__,
+            methods=self.methods,
+            providers=self.provider_names,
+        )
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # Never a window/showMessage popup, never a traceback to the client. Errors already
+        # answered to the client (JsonRpcException) are the client's business, not ours.
+        level = logging.DEBUG if isinstance(error, JsonRpcException) else logging.ERROR
+        log.log(level, "server error (%s): %s", getattr(source, "__name__", source),
+                type(error).__name__)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (bounded) for every request in flight but the current one to be answered."""
+        current = self.protocol.msg_id
+        pending = [f for i, f in self.protocol._request_futures.items()
+                   if i != current and not f.done()]
+        if pending:
+            waitables = [f if isinstance(f, asyncio.Future) else asyncio.wrap_future(f)
+                         for f in pending]
+            await asyncio.wait(waitables, timeout=timeout_s)
+
+    def stop_reading(self) -> None:
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+
+    async def serve_stdio(self) -> int:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20)
+        try:
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                         sys.stdin.buffer)
+        except ValueError:  # stdin is a regular file: read it on a thread of its own
+            _feed_from_thread(loop, reader)
+        self.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        self._reader_task = asyncio.create_task(self.read_frames(reader))
+        try:
+            await self._reader_task
+        except asyncio.CancelledError:
+            pass
+        except (BrokenPipeError, ConnectionResetError):
+            log.warning("the client went away")
+        # After `exit` or EOF (a script piping requests in), answer what is in flight first.
+        await self.drain(timeout_s=EXIT_DRAIN_S)
+        code = self.protocol.exit_code
+        return 0 if code is None else code
+
+    async def read_frames(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            length = await self._read_headers(reader)
+            if length is None:
+                return
+            if length < 0:
+                continue
+            try:
+                body = await reader.readexactly(length)
+            except asyncio.IncompleteReadError:
+                return
+            self.dispatch(body)
+
+    async def _read_headers(self, reader: asyncio.StreamReader) -> int | None:
+        """Content-Length of the next frame; None at EOF; -1 for a frame to skip."""
+        length: int | None = None
+        seen_header = False
+        while True:
+            try:
+                line = await reader.readline()
+            except ValueError:  # a header line over the reader's limit
+                await _discard_line(reader)
+                self.protocol.send_raw_error(None, PARSE_ERROR, "header line too long")
+                return -1
+            if not line:
+                return None
+            if line in (b"\r\n", b"\n"):
+                if not seen_header:
+                    continue
+                break
+            seen_header = True
+            name, sep, value = line.decode("latin-1").partition(":")
+            if sep and name.strip().lower() == "content-length":
+                try:
+                    length = int(value.strip())
+                except ValueError:
+                    length = None
+        if length is None or length < 0:
+            self.protocol.send_raw_error(None, PARSE_ERROR, "missing or invalid Content-Length")
+            return -1
+        if length > MAX_BODY_BYTES:
+            await _discard(reader, length)
+            self.protocol.send_raw_error(None, INVALID_REQUEST,
+                                         f"message over {MAX_BODY_BYTES} bytes")
+            return -1
+        return length
+
+    def dispatch(self, body: bytes) -> None:
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            self.protocol.send_raw_error(None, PARSE_ERROR, "the message body is not valid JSON")
+            return
+        msg_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(msg_id, str | int) or isinstance(msg_id, bool):
+            msg_id = None
+        problem = _invalid_request(data)
+        if problem is not None:
+            self.protocol.send_raw_error(msg_id, INVALID_REQUEST, problem)
+            return
+        if "method" in data:
+            data.setdefault("params", None)
+        try:
+            message = self.protocol.structure_message(data)
+        except Exception:
+            if msg_id is not None and "method" in data:
+                self.protocol.send_raw_error(msg_id, -32602, f"invalid params for {data['method']}")
+            return
+        try:
+            self.protocol.handle_message(message)
+        except Exception as exc:
+            log.error("failed to handle a message: %s", type(exc).__name__)
+            if msg_id is not None and "method" in data:
+                self.protocol.send_raw_error(msg_id, -32603, "internal error")
+
+
+def _invalid_request(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "a message must be a JSON object (batches are not supported)"
+    if data.get("jsonrpc") != "2.0":
+        return 'jsonrpc must be "2.0"'
+    has_method = "method" in data
+    if has_method and not isinstance(data["method"], str):
+        return "method must be a string"
+    if "id" in data and (not isinstance(data["id"], str | int) or isinstance(data["id"], bool)):
+        if data["id"] is not None or has_method:
+            return "id must be a string or an integer"
+    if has_method and "params" in data and not isinstance(data["params"], dict | list | None):
+        return "params must be an object or an array"
+    if not has_method and "result" not in data and "error" not in data:
+        return "a message needs a method, a result or an error"
+    return None
+
+
+def _feed_from_thread(loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader) -> None:
+    import threading
+
+    def pump() -> None:
+        while chunk := sys.stdin.buffer.read1(1 << 16):
+            loop.call_soon_threadsafe(reader.feed_data, chunk)
+        loop.call_soon_threadsafe(reader.feed_eof)
+
+    threading.Thread(target=pump, name="dspex-stdin", daemon=True).start()
+
+
+async def _discard(reader: asyncio.StreamReader, length: int) -> None:
+    remaining = length
+    while remaining > 0:
+        chunk = await reader.read(min(remaining, 1 << 20))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+
+
+async def _discard_line(reader: asyncio.StreamReader) -> None:
+    while True:
+        try:
+            await reader.readuntil(b"\n")
+            return
+        except asyncio.LimitOverrunError as exc:
+            await reader.readexactly(exc.consumed)
+        except asyncio.IncompleteReadError:
+            return
+
+
+def run() -> int:
+    from .rpc import build_server
+
+    server, services = build_server()
+
+    async def main() -> int:
+        try:
+            return await server.serve_stdio()
+        finally:
+            await services.aclose()
+
+    return asyncio.run(main())

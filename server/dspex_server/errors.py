@@ -1,0 +1,72 @@
+"""The daemon's one exception type, and its mapping to JSON-RPC errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pygls.exceptions import JsonRpcException
+
+from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
+
+RETRYABLE_KINDS = frozenset(
+    {ErrorKind.TIMEOUT, ErrorKind.NETWORK_ERROR, ErrorKind.RATE_LIMITED}
+)
+
+
+class DspexError(Exception):
+    """A failure in the dspex error model. Its message must never contain a secret."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        retryable: bool | None = None,
+        retry_after_ms: int | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.provider = provider
+        self.model = model
+        self.retryable = kind in RETRYABLE_KINDS if retryable is None else retryable
+        self.retry_after_ms = retry_after_ms
+        self.status = status
+        self.request_id = request_id
+        self.correlation_id = correlation_id
+        self.details = details
+
+    def data(self) -> ErrorData:
+        return ErrorData(
+            kind=self.kind,
+            message=self.message,
+            provider=self.provider,
+            model=self.model,
+            retryable=self.retryable,
+            retry_after_ms=self.retry_after_ms,
+            status=self.status,
+            request_id=self.request_id,
+            correlation_id=self.correlation_id,
+            details=self.details,
+        )
+
+    def to_jsonrpc(self) -> JsonRpcException:
+        return JsonRpcException(
+            message=f"{self.kind.value}: {self.message}",
+            code=ERROR_CODES[self.kind],
+            data=self.data().to_wire(),
+        )
+
+    def __repr__(self) -> str:
+        return f"DspexError({self.kind.value!r}, {self.message!r})"
+
+
+class InvalidParams(JsonRpcException):
+    CODE = -32602
+    MESSAGE = "Invalid params"

@@ -1,0 +1,215 @@
+"""What every HTTP adapter shares: the pooled client, and transport/status error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+from dspex_protocol import ErrorKind
+
+from ..errors import DspexError
+from .base import Adapter
+from .settings import ProviderSettings
+from .table import ProviderSpec
+
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
+
+
+def make_client(settings: ProviderSettings, transport: str) -> httpx.AsyncClient:
+    """One pooled client per provider. Timeouts are set per request by the adapter."""
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+        keepalive_expiry=30.0,
+    )
+    timeout = httpx.Timeout(
+        settings.timeout_ms / 1000, connect=settings.connect_timeout_ms / 1000
+    )
+    if transport == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return httpx.AsyncClient(
+            transport=AiohttpTransport(limits=limits, trust_env=False),
+            timeout=timeout,
+            trust_env=False,
+        )
+    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+
+
+def _transport_kind(exc: BaseException) -> tuple[ErrorKind, str]:
+    """Classify a transport failure. The aiohttp transport re-labels some errors (a server
+    disconnect becomes httpx.ConnectTimeout), so look at the original cause first."""
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__.startswith("aiohttp"):
+        import aiohttp
+
+        if isinstance(cause, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
+            return ErrorKind.TIMEOUT, "the provider did not answer in time"
+        return ErrorKind.NETWORK_ERROR, f"connection failed: {type(cause).__name__}"
+    if isinstance(exc, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
+        return ErrorKind.TIMEOUT, "the provider did not answer in time"
+    return ErrorKind.NETWORK_ERROR, f"connection failed: {type(exc).__name__}"
+
+
+def retry_after_ms(headers: httpx.Headers) -> int | None:
+    """`retry-after-ms` (OpenAI, Anthropic), else `Retry-After` in seconds or as a date."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        with contextlib.suppress(ValueError):
+            return max(0, int(float(raw_ms)))
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0, int(float(raw) * 1000))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+        if parsed is None:
+            return None
+        return max(0, int((parsed.timestamp() - time.time()) * 1000))
+
+
+def request_id(headers: httpx.Headers) -> str | None:
+    return next((headers[h] for h in REQUEST_ID_HEADERS if h in headers), None)
+
+
+def status_kind(status: int) -> tuple[ErrorKind, bool]:
+    """The kind and retryability an HTTP status means before the body is read."""
+    if status == 429:
+        return ErrorKind.RATE_LIMITED, True
+    if status in (408, 504):
+        return ErrorKind.TIMEOUT, True
+    if status >= 500:  # includes Anthropic's 529 overloaded
+        return ErrorKind.API_ERROR, True
+    if status in (400, 413, 422):
+        return ErrorKind.INVALID_MESSAGES, False
+    return ErrorKind.API_ERROR, False
+
+
+def decode_json(body: bytes, provider: str, model: str, what: str = "response") -> Any:
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        snippet = body[:120].decode("utf-8", "replace").strip()
+        raise DspexError(
+            ErrorKind.INVALID_RESPONSE,
+            f"the provider's {what} is not JSON: {snippet!r}",
+            provider=provider,
+            model=model,
+        ) from None
+
+
+class HttpAdapter(Adapter):
+    """An adapter that talks HTTP through one pooled client."""
+
+    def __init__(self, spec: ProviderSpec, settings: ProviderSettings, api_key: str | None,
+                 transport: str) -> None:
+        super().__init__(spec)
+        self.settings = settings
+        self.api_key = api_key
+        self.base_url = (settings.base_url or spec.default_base_url or "").rstrip("/")
+        self.client = make_client(settings, transport)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def error_detail(self, payload: Any) -> tuple[str | None, str | None]:
+        """(message, code-or-type) from this wire format's error body."""
+        if isinstance(payload, dict):
+            err = payload.get("error", payload)
+            if isinstance(err, dict):
+                code = err.get("code") or err.get("type") or err.get("status")
+                return _str_or_none(err.get("message")), _str_or_none(code)
+            if isinstance(err, str):
+                return err, None
+        return None, None
+
+    def refine_kind(self, kind: ErrorKind, status: int, code: str | None) -> ErrorKind:
+        """Let a wire format turn a body's error code into a more precise kind."""
+        return kind
+
+    def status_error(self, response: httpx.Response, body: bytes, model: str) -> DspexError:
+        kind, retryable = status_kind(response.status_code)
+        message, code = None, None
+        try:
+            message, code = self.error_detail(json.loads(body))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+        kind = self.refine_kind(kind, response.status_code, code)
+        text = message or f"HTTP {response.status_code} {response.reason_phrase or ''}".strip()
+        if code:
+            text = f"{text} ({code})"
+        return DspexError(
+            kind,
+            self.scrub(text),
+            provider=self.name,
+            model=model,
+            retryable=retryable,
+            retry_after_ms=retry_after_ms(response.headers),
+            status=response.status_code,
+            request_id=request_id(response.headers),
+            details={"code": code} if code else None,
+        )
+
+    def scrub(self, text: str) -> str:
+        """Never echo a key back, even when a provider's error message quotes it."""
+        if self.api_key and self.api_key in text:
+            text = text.replace(self.api_key, "<redacted>")
+        return text
+
+    @contextlib.contextmanager
+    def transport_errors(self, model: str) -> Iterator[None]:
+        try:
+            yield
+        except (httpx.TransportError, asyncio.TimeoutError, TimeoutError) as exc:
+            kind, message = _transport_kind(exc)
+            raise DspexError(kind, message, provider=self.name, model=model) from None
+        except httpx.HTTPError as exc:
+            raise DspexError(
+                ErrorKind.NETWORK_ERROR, f"HTTP failure: {type(exc).__name__}",
+                provider=self.name, model=model,
+            ) from None
+
+    async def post_json(self, path: str, payload: dict[str, Any], model: str,
+                        headers: dict[str, str], timeout_s: float | None) -> tuple[Any, httpx.Response]:
+        with self.transport_errors(model):
+            response = await self.client.post(
+                self.base_url + path, json=payload, headers=headers,
+                timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+            body = response.content
+        if response.status_code >= 400:
+            raise self.status_error(response, body, model)
+        return decode_json(body, self.name, model), response
+
+    @contextlib.asynccontextmanager
+    async def open_stream(self, method: str, path: str, payload: dict[str, Any] | None,
+                          model: str, headers: dict[str, str],
+                          timeout_s: float | None) -> AsyncIterator[httpx.Response]:
+        """An open streaming response with status checked; closed on exit (or cancel)."""
+        with self.transport_errors(model):
+            request = self.client.build_request(
+                method, self.base_url + path, json=payload, headers=headers,
+                timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+            response = await self.client.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                with self.transport_errors(model):
+                    body = await response.aread()
+                raise self.status_error(response, body, model)
+            with self.transport_errors(model):
+                yield response
+        finally:
+            await response.aclose()
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

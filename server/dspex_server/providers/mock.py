@@ -1,0 +1,105 @@
+"""The mock provider: deterministic, scriptable answers, latency and error injection."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+
+from dspex_protocol import AssistantMessage, ChatDelta, NamedToolChoice, ToolCall, ToolCallDelta, Usage
+
+from ..errors import DspexError
+from .base import Adapter, ProviderRequest, ProviderResponse, StreamPart
+from .settings import MockError, MockSettings
+from .table import ProviderSpec
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token, the usual rule of thumb for English text."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+class MockAdapter(Adapter):
+    def __init__(self, spec: ProviderSpec, settings: MockSettings) -> None:
+        super().__init__(spec)
+        self.settings = settings
+        self._count = 0
+        self._cycle = itertools.cycle(settings.replies) if settings.replies else None
+        self._times_left = {i: e.times for i, e in enumerate(settings.errors) if e.times}
+
+    def _injected_error(self, request: ProviderRequest) -> DspexError | None:
+        for i, err in enumerate(self.settings.errors):
+            if not self._fires(i, err):
+                continue
+            return DspexError(
+                err.kind, err.message, provider=self.name, model=request.model,
+                status=err.status, retry_after_ms=err.retry_after_ms,
+            )
+        return None
+
+    def _fires(self, index: int, err: MockError) -> bool:
+        if err.times is not None:
+            left = self._times_left.get(index, 0)
+            if left <= 0:
+                return False
+            self._times_left[index] = left - 1
+            return err.every is None or self._count % err.every == 0
+        if err.every is not None:
+            return self._count % err.every == 0
+        return True
+
+    def _reply(self, request: ProviderRequest) -> str:
+        mode = self.settings.mode
+        if mode == "fixed":
+            return self.settings.reply
+        if mode == "cycle" and self._cycle is not None:
+            return next(self._cycle)
+        last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
+        return last_user.text() if last_user is not None else ""
+
+    def _tool_call(self, request: ProviderRequest) -> ToolCall | None:
+        """A deterministic call when the request forces one (`required` or a named tool)."""
+        if not request.tools or request.tool_choice in (None, "auto", "none"):
+            return None
+        choice = request.tool_choice
+        name = choice.name if isinstance(choice, NamedToolChoice) else request.tools[0].name
+        return ToolCall(id=f"call_mock_{self._count}", name=name, arguments={})
+
+    def _usage(self, request: ProviderRequest, answer: str) -> Usage:
+        prompt = sum(estimate_tokens(m.text()) for m in request.messages)
+        completion = estimate_tokens(answer)
+        return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                     total_tokens=prompt + completion)
+
+    async def _begin(self, request: ProviderRequest) -> tuple[str, ToolCall | None]:
+        self._count += 1
+        if self.settings.latency_ms:
+            await asyncio.sleep(self.settings.latency_ms / 1000)
+        error = self._injected_error(request)
+        if error is not None:
+            raise error
+        call = self._tool_call(request)
+        return ("" if call else self._reply(request)), call
+
+    async def chat(self, request: ProviderRequest) -> ProviderResponse:
+        answer, call = await self._begin(request)
+        return ProviderResponse(
+            message=AssistantMessage(content=answer if call is None else None,
+                                     tool_calls=[call] if call else None),
+            finish_reason="tool_calls" if call else "stop",
+            usage=self._usage(request, answer),
+            model=request.model,
+            request_id=f"mock-{self._count}",
+        )
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
+        answer, call = await self._begin(request)
+        size = self.settings.chunk_size
+        for start in range(0, len(answer), size):
+            yield StreamPart(delta=ChatDelta(content=answer[start:start + size]))
+            await asyncio.sleep(0)
+        if call is not None:
+            yield StreamPart(delta=ChatDelta(tool_calls=[
+                ToolCallDelta(index=0, id=call.id, name=call.name, arguments="{}")]))
+        yield StreamPart(finish_reason="tool_calls" if call else "stop",
+                         usage=self._usage(request, answer), model=request.model)

@@ -1,0 +1,54 @@
+"""The daemon's services, wired once, with no knowledge of JSON-RPC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
+
+from .config import ConfigStore
+from .pipeline import Pipeline
+from .providers.registry import AdapterRegistry
+from .providers.table import PROVIDERS
+from .stats import Stats
+
+
+class Services:
+    def __init__(self, config: ConfigStore | None = None) -> None:
+        self.config = config or ConfigStore()
+        self.stats = Stats()
+        self.registry = AdapterRegistry(self.config)
+        self.pipeline = Pipeline(self.config, self.registry, self.stats)
+
+    def secrets(self) -> Iterator[str]:
+        """Every secret the daemon knows of, for the log filter."""
+        for spec in PROVIDERS:
+            key = self.config.api_key(spec.name)
+            if key:
+                yield key
+
+    def providers(self) -> ProvidersResult:
+        settings = self.config.settings
+        infos = []
+        for spec in PROVIDERS:
+            ps = settings.provider(spec.name)
+            infos.append(ProviderInfo(
+                name=spec.name,
+                configured=self.config.configured(spec.name),
+                wire_format=spec.wire_format,
+                default_model=ps.default_model or spec.default_model,
+                default_embedding_model=ps.default_embedding_model or spec.default_embedding_model,
+                base_url=ps.base_url or spec.default_base_url,
+                capabilities=sorted(spec.capabilities),
+            ))
+        default, _ = self.config.default_provider()
+        return ProvidersResult(providers=infos, default_provider=default)
+
+    def config_result(self) -> ConfigResult:
+        config = self.config.redacted()
+        if self.config.problems:
+            config["problems"] = list(self.config.problems)
+        return ConfigResult(config=config, sources=self.config.sources())
+
+    async def aclose(self) -> None:
+        await self.registry.aclose()
