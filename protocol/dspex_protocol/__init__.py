@@ -20,6 +20,7 @@ from .chat import (
     ToolDefinition,
     Usage,
 )
+from .embed import EmbedParams, EmbedResult, EmbedUsage
 from .errors import (
     ERROR_CODES,
     INVALID_PARAMS_CODE,
@@ -52,6 +53,9 @@ __all__ = [
     "ConfigResult",
     "ContentPart",
     "DspexCapabilities",
+    "EmbedParams",
+    "EmbedResult",
+    "EmbedUsage",
     "ErrorData",
     "ErrorKind",
     "FinishReason",

@@ -73,11 +73,15 @@ class Message(WireModel):
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
 
 
+def _empty_object_schema() -> dict[str, JsonValue]:
+    return {"type": "object", "properties": {}}
+
+
 class ToolDefinition(WireModel):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
     description: str | None = None
     parameters: dict[str, JsonValue] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}},
+        default_factory=_empty_object_schema,
         description="A JSON Schema for the arguments object.",
     )
 

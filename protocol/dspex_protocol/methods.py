@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ._base import WireModel
 from .chat import ChatChunk, ChatParams, ChatResult
+from .embed import EmbedParams, EmbedResult
 from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
 
 
@@ -26,6 +27,12 @@ CHAT = MethodSpec(
     "`$/progress` notifications (each a ChatChunk) before the complete result.",
     partial_result=ChatChunk,
 )
+EMBED = MethodSpec(
+    "dspex/embed",
+    EmbedParams,
+    EmbedResult,
+    "Embeddings of one or more texts, from the named provider or the default embedder.",
+)
 PROVIDERS = MethodSpec(
     "dspex/providers",
     ProvidersParams,
@@ -39,4 +46,12 @@ CONFIG = MethodSpec(
     "The effective configuration with every secret redacted.",
 )
 
-METHODS: dict[str, MethodSpec] = {m.name: m for m in (CHAT, PROVIDERS, CONFIG)}
+# Each area adds its specs here, one line each.
+ALL: tuple[MethodSpec, ...] = (
+    CHAT,
+    EMBED,
+    PROVIDERS,
+    CONFIG,
+)
+
+METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

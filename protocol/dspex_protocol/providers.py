@@ -27,9 +27,7 @@ class ProviderInfo(WireModel):
 
 class ProvidersResult(WireModel):
     providers: list[ProviderInfo]
-    default_provider: str = Field(
-        description="The provider a request without `provider` goes to."
-    )
+    default_provider: str = Field(description="The provider a request without `provider` goes to.")
 
 
 class ConfigParams(WireModel):

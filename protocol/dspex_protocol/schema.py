@@ -1,8 +1,8 @@
 """Writes the JSON Schema of every method and the protocol reference.
 
-    python -m dspex_protocol.schema                 # JSON Schema of every method on stdout
-    python -m dspex_protocol.schema --out DIR        # one <method>.json per method in DIR
-    python -m dspex_protocol.schema --markdown FILE  # the protocol reference (docs/protocol.md)
+python -m dspex_protocol.schema                 # JSON Schema of every method on stdout
+python -m dspex_protocol.schema --out DIR        # one <method>.json per method in DIR
+python -m dspex_protocol.schema --markdown FILE  # the protocol reference (docs/protocol.md)
 """
 
 from __future__ import annotations
@@ -63,17 +63,34 @@ def markdown() -> str:
         "|---|---|",
     ]
     lines += [f"| `{name}` | {spec.summary} |" for name, spec in METHODS.items()]
-    lines += ["", "## Errors", "", "Every failure is a JSON-RPC error whose `data` is ErrorData.",
-              "Invalid params are `-32602` with `data = {method, errors: [{loc, msg, type}]}`; "
-              "an unknown method is `-32601`.", "", "| kind | code |", "|---|---|"]
+    lines += [
+        "",
+        "## Errors",
+        "",
+        "Every failure is a JSON-RPC error whose `data` is ErrorData.",
+        "Invalid params are `-32602` with `data = {method, errors: [{loc, msg, type}]}`; "
+        "an unknown method is `-32601`.",
+        "",
+        "| kind | code |",
+        "|---|---|",
+    ]
     lines += [f"| `{kind.value}` | {code} |" for kind, code in ERROR_CODES.items()]
     lines += ["", "### ErrorData", "", _fence(ErrorData.model_json_schema(by_alias=True))]
     for name, entry in method_schemas().items():
-        lines += [f"## `{name}`", "", entry["summary"], "", "### Params", "",
-                  _fence(entry["params"]), "### Result", "", _fence(entry["result"])]
+        lines += [
+            f"## `{name}`",
+            "",
+            entry["summary"],
+            "",
+            "### Params",
+            "",
+            _fence(entry["params"]),
+            "### Result",
+            "",
+            _fence(entry["result"]),
+        ]
         if "partialResult" in entry:
-            lines += ["### Partial result (`$/progress` value)", "",
-                      _fence(entry["partialResult"])]
+            lines += ["### Partial result (`$/progress` value)", "", _fence(entry["partialResult"])]
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Generator
 from typing import Any
 
+from dspex_protocol import PROTOCOL_VERSION, DspexCapabilities
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
@@ -28,8 +29,6 @@ from pygls.protocol import (
 )
 from pygls.protocol.language_server import lsp_method
 
-from dspex_protocol import PROTOCOL_VERSION, DspexCapabilities
-
 from . import __version__
 
 log = logging.getLogger("dspex.server")
@@ -42,7 +41,7 @@ INVALID_REQUEST = -32600
 
 def dict_converter() -> Any:
     """Keep params and results of custom methods as plain dicts (see PYGLS_NOTES.md)."""
-    converter = default_converter()
+    converter = default_converter()  # type: ignore[no-untyped-call]
     for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
         converter.register_structure_hook(cls, lambda obj, c: c(**obj))
     return converter
@@ -55,9 +54,12 @@ class DspexProtocol(LanguageServerProtocol):
         super().__init__(server, converter)
         self.exit_code: int | None = None
         self.shutdown_requested = False
+        self.shutdown_id: Any = None
 
     @lsp_method(types.INITIALIZE)
-    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
+    def lsp_initialize(
+        self, params: types.InitializeParams
+    ) -> Generator[Any, Any, types.InitializeResult]:
         result: types.InitializeResult = yield from super().lsp_initialize(params)
         result.capabilities.experimental = {"dspex": self._server.capabilities().to_wire()}
         return result
@@ -74,8 +76,12 @@ class DspexProtocol(LanguageServerProtocol):
         if method == types.SHUTDOWN:
             # From here on new requests are refused, while those in flight are answered.
             self.shutdown_requested = True
-        elif (self.shutdown_requested and isinstance(message, JsonRPCRequestMessage)
-              and method != types.SHUTDOWN):
+            self.shutdown_id = getattr(message, "id", None)
+        elif (
+            self.shutdown_requested
+            and isinstance(message, JsonRPCRequestMessage)
+            and method != types.SHUTDOWN
+        ):
             # LSP: requests after `shutdown` are answered with InvalidRequest.
             self.send_raw_error(message.id, INVALID_REQUEST, "the server is shutting down")
             return
@@ -120,17 +126,25 @@ class DspexServer(LanguageServer):
         # Never a window/showMessage popup, never a traceback to the client. Errors already
         # answered to the client (JsonRpcException) are the client's business, not ours.
         level = logging.DEBUG if isinstance(error, JsonRpcException) else logging.ERROR
-        log.log(level, "server error (%s): %s", getattr(source, "__name__", source),
-                type(error).__name__)
+        log.log(
+            level,
+            "server error (%s): %s",
+            getattr(source, "__name__", source),
+            type(error).__name__,
+        )
 
     async def drain(self, timeout_s: float) -> None:
-        """Wait (bounded) for every request in flight but the current one to be answered."""
-        current = self.protocol.msg_id
-        pending = [f for i, f in self.protocol._request_futures.items()
-                   if i != current and not f.done()]
+        """Wait (bounded) for every request in flight but `shutdown` to be answered."""
+        skip_id, me = self.protocol.shutdown_id, asyncio.current_task()
+        pending = [
+            f
+            for i, f in self.protocol._request_futures.items()
+            if i != skip_id and f is not me and not f.done()  # type: ignore[comparison-overlap]
+        ]
         if pending:
-            waitables = [f if isinstance(f, asyncio.Future) else asyncio.wrap_future(f)
-                         for f in pending]
+            waitables = [
+                f if isinstance(f, asyncio.Future) else asyncio.wrap_future(f) for f in pending
+            ]
             await asyncio.wait(waitables, timeout=timeout_s)
 
     def stop_reading(self) -> None:
@@ -141,8 +155,9 @@ class DspexServer(LanguageServer):
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=1 << 20)
         try:
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                         sys.stdin.buffer)
+            await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer
+            )
         except ValueError:  # stdin is a regular file: read it on a thread of its own
             _feed_from_thread(loop, reader)
         self.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
@@ -200,8 +215,9 @@ class DspexServer(LanguageServer):
             return -1
         if length > MAX_BODY_BYTES:
             await _discard(reader, length)
-            self.protocol.send_raw_error(None, INVALID_REQUEST,
-                                         f"message over {MAX_BODY_BYTES} bytes")
+            self.protocol.send_raw_error(
+                None, INVALID_REQUEST, f"message over {MAX_BODY_BYTES} bytes"
+            )
             return -1
         return length
 
@@ -242,9 +258,12 @@ def _invalid_request(data: Any) -> str | None:
     has_method = "method" in data
     if has_method and not isinstance(data["method"], str):
         return "method must be a string"
-    if "id" in data and (not isinstance(data["id"], str | int) or isinstance(data["id"], bool)):
-        if data["id"] is not None or has_method:
-            return "id must be a string or an integer"
+    bad_id = "id" in data and (
+        not isinstance(data["id"], str | int) or isinstance(data["id"], bool)
+    )
+    # `"id": null` is allowed on a response (to an unparsable request), never on a request.
+    if bad_id and (data["id"] is not None or has_method):
+        return "id must be a string or an integer"
     if has_method and "params" in data and not isinstance(data["params"], dict | list | None):
         return "params must be an object or an array"
     if not has_method and "result" not in data and "error" not in data:
@@ -256,7 +275,7 @@ def _feed_from_thread(loop: asyncio.AbstractEventLoop, reader: asyncio.StreamRea
     import threading
 
     def pump() -> None:
-        while chunk := sys.stdin.buffer.read1(1 << 16):
+        while chunk := sys.stdin.buffer.read1(1 << 16):  # type: ignore[union-attr]
             loop.call_soon_threadsafe(reader.feed_data, chunk)
         loop.call_soon_threadsafe(reader.feed_eof)
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
-
 from dspex_protocol import ErrorKind
+from pydantic import Field, SecretStr, ValidationError
 
 from .errors import DspexError
 from .providers.settings import ProviderSettings, SettingsModel
@@ -27,8 +26,17 @@ log = logging.getLogger(__name__)
 
 REDACTED = "<redacted>"
 SECRET_KEYS = frozenset(
-    {"apiKey", "api_key", "awsSecretAccessKey", "aws_secret_access_key", "awsSessionToken",
-     "aws_session_token", "token", "password", "secret"}
+    {
+        "apiKey",
+        "api_key",
+        "awsSecretAccessKey",
+        "aws_secret_access_key",
+        "awsSessionToken",
+        "aws_session_token",
+        "token",
+        "password",
+        "secret",
+    }
 )
 
 
@@ -57,7 +65,9 @@ def _validate(data: Mapping[str, Any]) -> Settings:
     for name, block in raw_providers.items():
         spec = PROVIDER_BY_NAME.get(name)
         if spec is None:
-            errors.append(f"providers.{name}: unknown provider (known: {', '.join(PROVIDER_BY_NAME)})")
+            errors.append(
+                f"providers.{name}: unknown provider (known: {', '.join(PROVIDER_BY_NAME)})"
+            )
             continue
         try:
             providers[name] = spec.settings_cls.model_validate(block or {})
@@ -106,7 +116,9 @@ def _normalise_keys(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def env_layer(environ: Mapping[str, str], specs: tuple[ProviderSpec, ...] = PROVIDERS) -> dict[str, Any]:
+def env_layer(
+    environ: Mapping[str, str], specs: tuple[ProviderSpec, ...] = PROVIDERS
+) -> dict[str, Any]:
     providers: dict[str, dict[str, Any]] = {}
     for spec in specs:
         block: dict[str, Any] = {}
@@ -181,7 +193,9 @@ class ConfigStore:
         except DspexError as exc:
             self._record(exc)
 
-    def set_layer(self, layer: LayerName, data: Mapping[str, Any] | None, *, label: str | None = None) -> None:
+    def set_layer(
+        self, layer: LayerName, data: Mapping[str, Any] | None, *, label: str | None = None
+    ) -> None:
         """Replace one layer; raises DspexError(invalid_config) and keeps the old one if bad."""
         if data is not None and not isinstance(data, Mapping):
             raise DspexError(ErrorKind.INVALID_CONFIG, f"{layer}: settings must be an object")
@@ -211,7 +225,8 @@ class ConfigStore:
         dumped = self.settings.model_dump(mode="json", by_alias=True)
         for name, block in self.settings.providers.items():
             dumped["providers"][name] = block.model_dump(mode="json", by_alias=True)
-        return redact(dumped)
+        clean: dict[str, Any] = redact(dumped)
+        return clean
 
     # -- provider resolution -----------------------------------------------------------
 

@@ -15,13 +15,17 @@ from dspex_protocol import (
     ChatParams,
     ChatResult,
     Choice,
+    EmbedParams,
+    EmbedResult,
+    EmbedUsage,
     ErrorKind,
 )
 
 from .config import ConfigStore
 from .errors import DspexError
-from .providers.base import ProviderRequest, ProviderResponse, StreamAccumulator
+from .providers.base import EmbedRequest, ProviderRequest, ProviderResponse, StreamAccumulator
 from .providers.registry import AdapterRegistry
+from .providers.table import FALLBACK_PROVIDER, PROVIDERS
 from .stats import Stats
 
 ChunkSink = Callable[[ChatChunk], None]
@@ -57,8 +61,9 @@ class Pipeline:
         settings = self.config.settings.provider(provider)
         model = params.model or settings.default_model or spec.default_model
         if not model:
-            raise DspexError(ErrorKind.INVALID_MESSAGES, f"no model given for {provider!r}",
-                             provider=provider)
+            raise DspexError(
+                ErrorKind.INVALID_MESSAGES, f"no model given for {provider!r}", provider=provider
+            )
         return provider, model, notices
 
     async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
@@ -90,8 +95,7 @@ class Pipeline:
                 if on_chunk is None:
                     response = await adapter.chat(request)
                 else:
-                    response, error = await self._stream(adapter, request, correlation_id,
-                                                         on_chunk)
+                    response, error = await self._stream(adapter, request, correlation_id, on_chunk)
         except DspexError as exc:
             exc.provider = exc.provider or provider
             exc.model = exc.model or model
@@ -100,17 +104,25 @@ class Pipeline:
             raise
         except TimeoutError:
             self.stats.failed(provider, model, ErrorKind.TIMEOUT)
-            raise DspexError(ErrorKind.TIMEOUT, f"no answer within timeoutMs={params.timeout_ms}",
-                             provider=provider, model=model,
-                             correlation_id=correlation_id) from None
+            raise DspexError(
+                ErrorKind.TIMEOUT,
+                f"no answer within timeoutMs={params.timeout_ms}",
+                provider=provider,
+                model=model,
+                correlation_id=correlation_id,
+            ) from None
         except asyncio.CancelledError:
             self.stats.failed(provider, model, ErrorKind.CANCELLED)
             raise
         latency_ms = (time.perf_counter() - started) * 1000
-        self.stats.succeeded(provider, model, latency_ms)
+        if error is None:
+            self.stats.succeeded(provider, model, latency_ms)
+        else:  # an interrupted stream: the partial answer is returned, the request failed
+            self.stats.failed(provider, model, ErrorKind(str(error["kind"])))
         return ChatResult(
-            choices=[Choice(index=0, message=response.message,
-                            finish_reason=response.finish_reason)],
+            choices=[
+                Choice(index=0, message=response.message, finish_reason=response.finish_reason)
+            ],
             usage=response.usage,
             provider=provider,
             model=response.model,
@@ -120,8 +132,9 @@ class Pipeline:
             error=error,
         )
 
-    async def _stream(self, adapter: object, request: ProviderRequest, correlation_id: str,
-                      on_chunk: ChunkSink) -> tuple[ProviderResponse, dict[str, object] | None]:
+    async def _stream(
+        self, adapter: object, request: ProviderRequest, correlation_id: str, on_chunk: ChunkSink
+    ) -> tuple[ProviderResponse, dict[str, object] | None]:
         """Forward deltas as they arrive. If the stream breaks after text was sent, the
         partial answer is returned with finishReason `interrupted` and the error."""
         from .providers.base import Adapter
@@ -148,3 +161,97 @@ class Pipeline:
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
         return acc.response(adapter.name), None
+
+    def resolve_embedder(self, params: EmbedParams) -> tuple[str, str]:
+        """The provider and model for `dspex/embed`: the one named, else the first configured
+        provider (in table order) that offers embeddings, else the mock."""
+        if params.provider:
+            provider = params.provider
+        else:
+            provider = next(
+                (
+                    s.name
+                    for s in PROVIDERS
+                    if "embeddings" in s.capabilities
+                    and s.name != FALLBACK_PROVIDER
+                    and self.config.configured(s.name)
+                ),
+                FALLBACK_PROVIDER,
+            )
+        spec = self.registry.spec(provider)
+        if not self.config.configured(provider):
+            raise DspexError(
+                ErrorKind.PROVIDER_NOT_CONFIGURED,
+                f"provider {provider!r} is not configured",
+                provider=provider,
+            )
+        settings = self.config.settings.provider(provider)
+        model = params.model or settings.default_embedding_model or spec.default_embedding_model
+        if not model:
+            raise DspexError(
+                ErrorKind.UNSUPPORTED_PROVIDER,
+                f"provider {provider!r} has no embedding model",
+                provider=provider,
+            )
+        return provider, model
+
+    async def embed(self, params: EmbedParams) -> EmbedResult:
+        correlation_id = params.correlation_id or uuid.uuid4().hex
+        try:
+            provider, model = self.resolve_embedder(params)
+        except DspexError as exc:
+            exc.correlation_id = correlation_id
+            raise
+        request = EmbedRequest(
+            model=model,
+            inputs=params.inputs,
+            dimensions=params.dimensions,
+            input_type=params.input_type,
+            timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
+        )
+        started = time.perf_counter()
+        try:
+            adapter = await self.registry.get(provider)
+            async with asyncio.timeout(request.timeout_s):
+                response = await adapter.embed(request)
+        except DspexError as exc:
+            exc.provider = exc.provider or provider
+            exc.model = exc.model or model
+            exc.correlation_id = correlation_id
+            raise
+        except TimeoutError:
+            raise DspexError(
+                ErrorKind.TIMEOUT,
+                f"no answer within timeoutMs={params.timeout_ms}",
+                provider=provider,
+                model=model,
+                correlation_id=correlation_id,
+            ) from None
+        if len(response.embeddings) != len(params.inputs):
+            raise DspexError(
+                ErrorKind.INVALID_RESPONSE,
+                f"{len(response.embeddings)} embeddings for {len(params.inputs)} inputs",
+                provider=provider,
+                model=model,
+                correlation_id=correlation_id,
+            )
+        dims = {len(v) for v in response.embeddings}
+        if len(dims) != 1:
+            raise DspexError(
+                ErrorKind.INVALID_RESPONSE,
+                "embeddings of unequal dimensions",
+                provider=provider,
+                model=model,
+                correlation_id=correlation_id,
+            )
+        return EmbedResult(
+            embeddings=response.embeddings,
+            model=response.model,
+            provider=provider,
+            dimensions=dims.pop(),
+            usage=EmbedUsage(
+                prompt_tokens=response.prompt_tokens, total_tokens=response.prompt_tokens
+            ),
+            correlation_id=correlation_id,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )

@@ -32,15 +32,18 @@ class Services:
         infos = []
         for spec in PROVIDERS:
             ps = settings.provider(spec.name)
-            infos.append(ProviderInfo(
-                name=spec.name,
-                configured=self.config.configured(spec.name),
-                wire_format=spec.wire_format,
-                default_model=ps.default_model or spec.default_model,
-                default_embedding_model=ps.default_embedding_model or spec.default_embedding_model,
-                base_url=ps.base_url or spec.default_base_url,
-                capabilities=sorted(spec.capabilities),
-            ))
+            infos.append(
+                ProviderInfo(
+                    name=spec.name,
+                    configured=self.config.configured(spec.name),
+                    wire_format=spec.wire_format,
+                    default_model=ps.default_model or spec.default_model,
+                    default_embedding_model=ps.default_embedding_model
+                    or spec.default_embedding_model,
+                    base_url=ps.base_url or spec.default_base_url,
+                    capabilities=sorted(spec.capabilities),
+                )
+            )
         default, _ = self.config.default_provider()
         return ProvidersResult(providers=infos, default_provider=default)
 

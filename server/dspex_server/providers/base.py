@@ -45,6 +45,22 @@ class ProviderRequest:
 
 
 @dataclass
+class EmbedRequest:
+    model: str
+    inputs: list[str]
+    dimensions: int | None = None
+    input_type: str | None = None
+    timeout_s: float | None = None
+
+
+@dataclass
+class EmbedResponse:
+    embeddings: list[list[float]]
+    model: str
+    prompt_tokens: int = 0
+
+
+@dataclass
 class ProviderResponse:
     message: AssistantMessage
     finish_reason: FinishReason
@@ -166,6 +182,15 @@ class Adapter(ABC):
     @abstractmethod
     def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
         """Yield parts as they arrive. Closing the iterator closes the provider stream."""
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """Embeddings; wire formats that offer them override this."""
+        raise DspexError(
+            ErrorKind.UNSUPPORTED_PROVIDER,
+            f"provider {self.name!r} does not offer embeddings",
+            provider=self.name,
+            model=request.model,
+        )
 
     async def aclose(self) -> None:  # noqa: B027 - adapters without resources need nothing
         """Release pooled connections."""

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-
 from dspex_protocol import ErrorKind
 
 from ..errors import DspexError
@@ -29,9 +28,7 @@ def make_client(settings: ProviderSettings, transport: str) -> httpx.AsyncClient
         max_keepalive_connections=settings.max_connections,
         keepalive_expiry=30.0,
     )
-    timeout = httpx.Timeout(
-        settings.timeout_ms / 1000, connect=settings.connect_timeout_ms / 1000
-    )
+    timeout = httpx.Timeout(settings.timeout_ms / 1000, connect=settings.connect_timeout_ms / 1000)
     if transport == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
@@ -109,8 +106,9 @@ def decode_json(body: bytes, provider: str, model: str, what: str = "response") 
 class HttpAdapter(Adapter):
     """An adapter that talks HTTP through one pooled client."""
 
-    def __init__(self, spec: ProviderSpec, settings: ProviderSettings, api_key: str | None,
-                 transport: str) -> None:
+    def __init__(
+        self, spec: ProviderSpec, settings: ProviderSettings, api_key: str | None, transport: str
+    ) -> None:
         super().__init__(spec)
         self.settings = settings
         self.api_key = api_key
@@ -138,10 +136,8 @@ class HttpAdapter(Adapter):
     def status_error(self, response: httpx.Response, body: bytes, model: str) -> DspexError:
         kind, retryable = status_kind(response.status_code)
         message, code = None, None
-        try:
+        with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
             message, code = self.error_detail(json.loads(body))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            pass
         kind = self.refine_kind(kind, response.status_code, code)
         text = message or f"HTTP {response.status_code} {response.reason_phrase or ''}".strip()
         if code:
@@ -168,20 +164,30 @@ class HttpAdapter(Adapter):
     def transport_errors(self, model: str) -> Iterator[None]:
         try:
             yield
-        except (httpx.TransportError, asyncio.TimeoutError, TimeoutError) as exc:
+        except (httpx.TransportError, TimeoutError) as exc:
             kind, message = _transport_kind(exc)
             raise DspexError(kind, message, provider=self.name, model=model) from None
         except httpx.HTTPError as exc:
             raise DspexError(
-                ErrorKind.NETWORK_ERROR, f"HTTP failure: {type(exc).__name__}",
-                provider=self.name, model=model,
+                ErrorKind.NETWORK_ERROR,
+                f"HTTP failure: {type(exc).__name__}",
+                provider=self.name,
+                model=model,
             ) from None
 
-    async def post_json(self, path: str, payload: dict[str, Any], model: str,
-                        headers: dict[str, str], timeout_s: float | None) -> tuple[Any, httpx.Response]:
+    async def post_json(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        model: str,
+        headers: dict[str, str],
+        timeout_s: float | None,
+    ) -> tuple[Any, httpx.Response]:
         with self.transport_errors(model):
             response = await self.client.post(
-                self.base_url + path, json=payload, headers=headers,
+                self.base_url + path,
+                json=payload,
+                headers=headers,
                 timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
             body = response.content
@@ -190,13 +196,22 @@ class HttpAdapter(Adapter):
         return decode_json(body, self.name, model), response
 
     @contextlib.asynccontextmanager
-    async def open_stream(self, method: str, path: str, payload: dict[str, Any] | None,
-                          model: str, headers: dict[str, str],
-                          timeout_s: float | None) -> AsyncIterator[httpx.Response]:
+    async def open_stream(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        model: str,
+        headers: dict[str, str],
+        timeout_s: float | None,
+    ) -> AsyncIterator[httpx.Response]:
         """An open streaming response with status checked; closed on exit (or cancel)."""
         with self.transport_errors(model):
             request = self.client.build_request(
-                method, self.base_url + path, json=payload, headers=headers,
+                method,
+                self.base_url + path,
+                json=payload,
+                headers=headers,
                 timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
             response = await self.client.send(request, stream=True)

@@ -3,15 +3,50 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
+import math
+import re
 from collections.abc import AsyncIterator
 
-from dspex_protocol import AssistantMessage, ChatDelta, NamedToolChoice, ToolCall, ToolCallDelta, Usage
+from dspex_protocol import (
+    AssistantMessage,
+    ChatDelta,
+    NamedToolChoice,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 from ..errors import DspexError
-from .base import Adapter, ProviderRequest, ProviderResponse, StreamPart
+from .base import (
+    Adapter,
+    EmbedRequest,
+    EmbedResponse,
+    ProviderRequest,
+    ProviderResponse,
+    StreamPart,
+)
 from .settings import MockError, MockSettings
 from .table import ProviderSpec
+
+MOCK_EMBED_DIMENSIONS = 64
+_WORD = re.compile(r"\w+")
+
+
+def hashed_embedding(text: str, dimensions: int = MOCK_EMBED_DIMENSIONS) -> list[float]:
+    """A deterministic bag-of-words vector (feature hashing), L2-normalised: texts that
+    share words are close, so similarity tests mean something without a model."""
+    vector = [0.0] * dimensions
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        slot = int.from_bytes(digest[:4], "little") % dimensions
+        vector[slot] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector))
+    if norm == 0.0:
+        vector[0] = 1.0
+        return vector
+    return [v / norm for v in vector]
 
 
 def estimate_tokens(text: str) -> int:
@@ -32,8 +67,12 @@ class MockAdapter(Adapter):
             if not self._fires(i, err):
                 continue
             return DspexError(
-                err.kind, err.message, provider=self.name, model=request.model,
-                status=err.status, retry_after_ms=err.retry_after_ms,
+                err.kind,
+                err.message,
+                provider=self.name,
+                model=request.model,
+                status=err.status,
+                retry_after_ms=err.retry_after_ms,
             )
         return None
 
@@ -68,8 +107,9 @@ class MockAdapter(Adapter):
     def _usage(self, request: ProviderRequest, answer: str) -> Usage:
         prompt = sum(estimate_tokens(m.text()) for m in request.messages)
         completion = estimate_tokens(answer)
-        return Usage(prompt_tokens=prompt, completion_tokens=completion,
-                     total_tokens=prompt + completion)
+        return Usage(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
 
     async def _begin(self, request: ProviderRequest) -> tuple[str, ToolCall | None]:
         self._count += 1
@@ -84,22 +124,40 @@ class MockAdapter(Adapter):
     async def chat(self, request: ProviderRequest) -> ProviderResponse:
         answer, call = await self._begin(request)
         return ProviderResponse(
-            message=AssistantMessage(content=answer if call is None else None,
-                                     tool_calls=[call] if call else None),
+            message=AssistantMessage(
+                content=answer if call is None else None, tool_calls=[call] if call else None
+            ),
             finish_reason="tool_calls" if call else "stop",
             usage=self._usage(request, answer),
             model=request.model,
             request_id=f"mock-{self._count}",
         )
 
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        self._count += 1
+        if self.settings.latency_ms:
+            await asyncio.sleep(self.settings.latency_ms / 1000)
+        dims = request.dimensions or MOCK_EMBED_DIMENSIONS
+        return EmbedResponse(
+            embeddings=[hashed_embedding(text, dims) for text in request.inputs],
+            model=request.model,
+            prompt_tokens=sum(estimate_tokens(t) for t in request.inputs),
+        )
+
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
         answer, call = await self._begin(request)
         size = self.settings.chunk_size
         for start in range(0, len(answer), size):
-            yield StreamPart(delta=ChatDelta(content=answer[start:start + size]))
+            yield StreamPart(delta=ChatDelta(content=answer[start : start + size]))
             await asyncio.sleep(0)
         if call is not None:
-            yield StreamPart(delta=ChatDelta(tool_calls=[
-                ToolCallDelta(index=0, id=call.id, name=call.name, arguments="{}")]))
-        yield StreamPart(finish_reason="tool_calls" if call else "stop",
-                         usage=self._usage(request, answer), model=request.model)
+            yield StreamPart(
+                delta=ChatDelta(
+                    tool_calls=[ToolCallDelta(index=0, id=call.id, name=call.name, arguments="{}")]
+                )
+            )
+        yield StreamPart(
+            finish_reason="tool_calls" if call else "stop",
+            usage=self._usage(request, answer),
+            model=request.model,
+        )

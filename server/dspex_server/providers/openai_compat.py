@@ -32,8 +32,9 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "content_filter": "content_filter",
 }
 # Error codes in the body that say the request itself was wrong (not retryable).
-INVALID_MESSAGE_CODES = frozenset({"context_length_exceeded", "invalid_request_error",
-                                   "string_above_max_length"})
+INVALID_MESSAGE_CODES = frozenset(
+    {"context_length_exceeded", "invalid_request_error", "string_above_max_length"}
+)
 
 
 def _content(message: Message) -> str | list[dict[str, Any]] | None:
@@ -55,8 +56,11 @@ def message_to_wire(message: Message) -> dict[str, Any]:
         out["name"] = message.name
     if message.tool_calls:
         out["tool_calls"] = [
-            {"id": c.id, "type": "function",
-             "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+            }
             for c in message.tool_calls
         ]
     if message.tool_call_id:
@@ -79,10 +83,14 @@ def build_body(request: ProviderRequest, *, max_tokens_field: str = "max_tokens"
     body.update({k: v for k, v in optional.items() if v is not None})
     if request.tools:
         body["tools"] = [
-            {"type": "function", "function": {
-                "name": t.name,
-                **({"description": t.description} if t.description else {}),
-                "parameters": t.parameters}}
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    **({"description": t.description} if t.description else {}),
+                    "parameters": t.parameters,
+                },
+            }
             for t in request.tools
         ]
     choice = request.tool_choice
@@ -112,9 +120,12 @@ def parse_usage(raw: Any) -> Usage | None:
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=int(raw.get("total_tokens") or prompt + completion),
-        cached_tokens=prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None,
+        cached_tokens=prompt_details.get("cached_tokens")
+        if isinstance(prompt_details, dict)
+        else None,
         reasoning_tokens=completion_details.get("reasoning_tokens")
-        if isinstance(completion_details, dict) else None,
+        if isinstance(completion_details, dict)
+        else None,
     )
 
 
@@ -145,7 +156,10 @@ class OpenAICompatAdapter(HttpAdapter):
 
     async def chat(self, request: ProviderRequest) -> ProviderResponse:
         payload, response = await self.post_json(
-            "/chat/completions", self.body(request), request.model, self.headers(),
+            "/chat/completions",
+            self.body(request),
+            request.model,
+            self.headers(),
             request.timeout_s,
         )
         return self.parse_response(payload, request.model, request_id(response.headers))
@@ -164,17 +178,20 @@ class OpenAICompatAdapter(HttpAdapter):
                 id=str(c.get("id") or f"call_{i}"),
                 name=str(c.get("function", {}).get("name", "")),
                 arguments=parse_tool_arguments(
-                    c.get("function", {}).get("arguments") or "", self.name, model),
+                    c.get("function", {}).get("arguments") or "", self.name, model
+                ),
             )
             for i, c in enumerate(raw.get("tool_calls") or [])
             if isinstance(c, dict)
         ]
         content = raw.get("content")
         return ProviderResponse(
-            message=AssistantMessage(content=content if isinstance(content, str) else None,
-                                     tool_calls=calls or None),
-            finish_reason=FINISH_REASONS.get(str(choice.get("finish_reason")),
-                                             "tool_calls" if calls else "stop"),
+            message=AssistantMessage(
+                content=content if isinstance(content, str) else None, tool_calls=calls or None
+            ),
+            finish_reason=FINISH_REASONS.get(
+                str(choice.get("finish_reason")), "tool_calls" if calls else "stop"
+            ),
             usage=parse_usage(payload.get("usage")) or Usage(),
             model=str(payload.get("model") or model),
             request_id=req_id or _str(payload.get("id")),
@@ -187,8 +204,9 @@ class OpenAICompatAdapter(HttpAdapter):
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
         headers = {**self.headers(), "Accept": "text/event-stream"}
-        async with self.open_stream("POST", "/chat/completions", body, request.model,
-                                    headers, request.timeout_s) as response:
+        async with self.open_stream(
+            "POST", "/chat/completions", body, request.model, headers, request.timeout_s
+        ) as response:
             req_id = request_id(response.headers)
             done = False
             async for sse in EventSource(response).aiter_sse():
@@ -198,21 +216,29 @@ class OpenAICompatAdapter(HttpAdapter):
                 chunk = decode_json(sse.data.encode(), self.name, request.model, "stream chunk")
                 if isinstance(chunk, dict) and "error" in chunk:
                     message, code = self.error_detail(chunk)
-                    raise DspexError(ErrorKind.API_ERROR, self.scrub(message or "stream error"),
-                                     provider=self.name, model=request.model,
-                                     details={"code": code} if code else None)
+                    raise DspexError(
+                        ErrorKind.API_ERROR,
+                        self.scrub(message or "stream error"),
+                        provider=self.name,
+                        model=request.model,
+                        details={"code": code} if code else None,
+                    )
                 yield self.parse_chunk(chunk, request.model, req_id)
                 req_id = None
             if not done:
-                raise DspexError(ErrorKind.NETWORK_ERROR,
-                                 "the stream ended before [DONE]",
-                                 provider=self.name, model=request.model)
+                raise DspexError(
+                    ErrorKind.NETWORK_ERROR,
+                    "the stream ended before [DONE]",
+                    provider=self.name,
+                    model=request.model,
+                )
 
     def parse_chunk(self, chunk: Any, model: str, req_id: str | None) -> StreamPart:
         if not isinstance(chunk, dict):
             raise self._invalid("a stream chunk is not an object", model)
-        part = StreamPart(model=_str(chunk.get("model")), usage=parse_usage(chunk.get("usage")),
-                          request_id=req_id)
+        part = StreamPart(
+            model=_str(chunk.get("model")), usage=parse_usage(chunk.get("usage")), request_id=req_id
+        )
         choices = chunk.get("choices") or []
         if not choices:
             return part

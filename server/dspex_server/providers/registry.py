@@ -22,9 +22,11 @@ class AdapterRegistry:
         if spec is None:
             from dspex_protocol import ErrorKind
 
-            raise DspexError(ErrorKind.UNSUPPORTED_PROVIDER,
-                             f"unknown provider {name!r} (known: {', '.join(PROVIDER_BY_NAME)})",
-                             provider=name)
+            raise DspexError(
+                ErrorKind.UNSUPPORTED_PROVIDER,
+                f"unknown provider {name!r} (known: {', '.join(PROVIDER_BY_NAME)})",
+                provider=name,
+            )
         return spec
 
     async def get(self, name: str) -> Adapter:
@@ -50,12 +52,16 @@ class AdapterRegistry:
         if spec.wire_format == "openai_compat":
             from .openai_compat import OpenAICompatAdapter
 
-            return OpenAICompatAdapter(spec, settings, self.config.api_key(spec.name),
-                                       self.config.settings.http_transport)
+            return OpenAICompatAdapter(
+                spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
+            )
         from dspex_protocol import ErrorKind
 
-        raise DspexError(ErrorKind.UNSUPPORTED_PROVIDER,
-                         f"wire format {spec.wire_format!r} is not available", provider=spec.name)
+        raise DspexError(
+            ErrorKind.UNSUPPORTED_PROVIDER,
+            f"wire format {spec.wire_format!r} is not available",
+            provider=spec.name,
+        )
 
     async def aclose(self) -> None:
         for _, adapter in self._adapters.values():

@@ -53,7 +53,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         "mock-1",
         "mock-embed",
         needs_key=False,
-        capabilities=frozenset({"chat", "streaming", "tools", "json_mode"}),
+        capabilities=frozenset({"chat", "streaming", "tools", "json_mode", "embeddings"}),
         settings_cls=MockSettings,
     ),
 )

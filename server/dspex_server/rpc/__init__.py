@@ -1,0 +1,24 @@
+"""JSON-RPC handlers: params → protocol model → service → result dict. Nothing else.
+
+Each area registers its methods from a module of its own; `build_server` wires them all.
+"""
+
+from __future__ import annotations
+
+from ..app import DspexServer
+from ..logs import setup_logging
+from ..providers.table import PROVIDERS
+from ..services import Services
+from . import core
+
+REGISTRARS = (core.register,)
+
+
+def build_server(services: Services | None = None) -> tuple[DspexServer, Services]:
+    services = services or Services()
+    setup_logging(services.config.settings.log_level, services.secrets)
+    server = DspexServer()
+    server.provider_names = [p.name for p in PROVIDERS]
+    for register in REGISTRARS:
+        register(server, services)
+    return server, services

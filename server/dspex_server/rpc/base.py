@@ -1,0 +1,79 @@
+"""How a handler is registered: validate params, call the service, map every failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
+from dspex_protocol import methods as m
+from pydantic import ValidationError
+from pygls.exceptions import JsonRpcException
+
+from ..app import DspexServer
+from ..errors import DspexError, InvalidParams
+
+log = logging.getLogger("dspex.rpc")
+
+
+def parse_params(spec: m.MethodSpec, raw: Any) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InvalidParams(
+            f"{spec.name}: params must be an object",
+            data={
+                "method": spec.name,
+                "errors": [{"loc": [], "msg": "params must be an object", "type": "type_error"}],
+            },
+        )
+    try:
+        return spec.params.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(params)" for e in errors)
+        raise InvalidParams(
+            f"{spec.name}: invalid params: {fields}", data={"method": spec.name, "errors": errors}
+        ) from None
+
+
+def internal_error(exc: BaseException) -> JsonRpcException:
+    # The exception's text may quote a secret or a provider body: only its type is told.
+    log.error("internal error: %s", type(exc).__name__)
+    data = ErrorData(
+        kind=ErrorKind.INTERNAL_ERROR, message=f"internal error ({type(exc).__name__})"
+    )
+    return JsonRpcException(
+        message=data.message, code=ERROR_CODES[ErrorKind.INTERNAL_ERROR], data=data.to_wire()
+    )
+
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+def method(server: DspexServer, spec: m.MethodSpec) -> Callable[[Handler], Handler]:
+    """Register `fn(params_model) -> WireModel` as the handler of `spec`."""
+
+    def decorator(fn: Handler) -> Handler:
+        async def handler(raw: Any) -> Any:
+            params = parse_params(spec, raw)
+            try:
+                result = await fn(params)
+            except DspexError as exc:
+                raise exc.to_jsonrpc() from None
+            except (asyncio.CancelledError, JsonRpcException):
+                raise
+            except Exception as exc:
+                raise internal_error(exc) from None
+            return result.to_wire()
+
+        server.feature(spec.name)(handler)
+        server.methods.append(spec.name)
+        return fn
+
+    return decorator

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from daemon import Daemon, clean_env, start_daemon
+from fakes.openai_server import FakeOpenAI
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A daemon environment with no provider configured and no user config file."""
+    return clean_env(tmp_path)
+
+
+@pytest.fixture
+async def daemon(env: dict[str, str]) -> AsyncIterator[Daemon]:
+    async with start_daemon(env) as d:
+        yield d
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def openai_daemon(env: dict[str, str], fake_openai: FakeOpenAI) -> AsyncIterator[Daemon]:
+    env = {
+        **env,
+        "OPENAI_API_KEY": fake_openai.api_key or "",
+        "OPENAI_BASE_URL": fake_openai.api_base,
+    }
+    async with start_daemon(env) as d:
+        yield d

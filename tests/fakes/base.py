@@ -1,0 +1,140 @@
+"""What every fake provider shares: an aiohttp server on 127.0.0.1, a request log, and a
+script of behaviours the test queues up (the next request takes the next behaviour)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Reply:
+    """A normal answer. The fake renders it in its own wire format (plain or streamed)."""
+
+    text: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {id, name, arguments}
+    prompt_tokens: int = 11
+    completion_tokens: int = 7
+    finish_reason: str | None = None
+    delay_s: float = 0.0
+
+
+@dataclass
+class HttpError:
+    """An error answer: status, a body in the provider's own error format, headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+
+@dataclass
+class Garbage:
+    """A 200 answer whose body is not what the format promises."""
+
+    body: str = "<html><body>Bad gateway</body></html>"
+    content_type: str = "text/html"
+
+
+@dataclass
+class TruncatedStream:
+    """Stream `chunks` deltas of the reply, then drop the connection without finishing."""
+
+    text: str = "partial answer that never ends"
+    chunks: int = 2
+
+
+Behaviour = Reply | HttpError | Garbage | TruncatedStream
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class FakeProvider:
+    """Subclasses add routes in `routes()` and render behaviours in their format."""
+
+    def __init__(self, api_key: str | None = "sk-test-fake-key") -> None:
+        self.api_key = api_key
+        self.script: deque[Behaviour] = deque()
+        self.requests: list[Recorded] = []
+        self.disconnects = 0
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    def queue(self, *behaviours: Behaviour) -> None:
+        self.script.extend(behaviours)
+
+    def next_behaviour(self, default: Behaviour) -> Behaviour:
+        return self.script.popleft() if self.script else default
+
+    async def record(self, request: web.Request) -> Any:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        return body
+
+    async def start(self) -> FakeProvider:
+        app = web.Application()
+        app.add_routes(self.routes())
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeProvider:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @staticmethod
+    def error_response(err: HttpError) -> web.Response:
+        body = err.body if isinstance(err.body, str) else json.dumps(err.body)
+        return web.Response(
+            status=err.status, text=body, content_type=err.content_type, headers=err.headers
+        )
+
+    @staticmethod
+    def garbage_response(g: Garbage) -> web.Response:
+        return web.Response(status=200, text=g.body, content_type=g.content_type)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds:
+            await asyncio.sleep(seconds)
+
+
+def split_text(text: str, parts: int = 3) -> list[str]:
+    """Split text into `parts` roughly equal non-empty pieces (fewer for short text)."""
+    if not text:
+        return []
+    size = max(1, -(-len(text) // parts))
+    return [text[i : i + size] for i in range(0, len(text), size)]
