@@ -19,6 +19,7 @@ from dspex_protocol import (
     EmbedResult,
     EmbedUsage,
     ErrorKind,
+    Usage,
 )
 
 from .config import ConfigStore
@@ -26,16 +27,16 @@ from .errors import DspexError
 from .providers.base import EmbedRequest, ProviderRequest, ProviderResponse, StreamAccumulator
 from .providers.registry import AdapterRegistry
 from .providers.table import FALLBACK_PROVIDER, PROVIDERS
-from .stats import Stats
+from .telemetry import EventBus, RequestEvent
 
 ChunkSink = Callable[[ChatChunk], None]
 
 
 class Pipeline:
-    def __init__(self, config: ConfigStore, registry: AdapterRegistry, stats: Stats) -> None:
+    def __init__(self, config: ConfigStore, registry: AdapterRegistry, events: EventBus) -> None:
         self.config = config
         self.registry = registry
-        self.stats = stats
+        self.events = events
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
@@ -87,23 +88,58 @@ class Pipeline:
             timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
         )
         started = time.perf_counter()
-        self.stats.started(provider, model)
+        streamed = on_chunk is not None
+
+        def stop(kind: ErrorKind | None, usage: Usage | None = None, chunks: int = 0) -> float:
+            latency_ms = (time.perf_counter() - started) * 1000
+            self.events.publish(
+                RequestEvent(
+                    "stop",
+                    "chat",
+                    correlation_id,
+                    provider,
+                    model,
+                    duration_ms=latency_ms,
+                    success=kind is None,
+                    error_kind=kind,
+                    usage=usage,
+                    chunks=chunks,
+                    session_id=params.session_id,
+                    streamed=streamed,
+                )
+            )
+            return latency_ms
+
+        self.events.publish(
+            RequestEvent(
+                "start",
+                "chat",
+                correlation_id,
+                provider,
+                model,
+                session_id=params.session_id,
+                streamed=streamed,
+            )
+        )
         error: dict[str, object] | None = None
+        chunks = 0
         try:
             adapter = await self.registry.get(provider)
             async with asyncio.timeout(request.timeout_s):
                 if on_chunk is None:
                     response = await adapter.chat(request)
                 else:
-                    response, error = await self._stream(adapter, request, correlation_id, on_chunk)
+                    response, error, chunks = await self._stream(
+                        adapter, request, correlation_id, on_chunk
+                    )
         except DspexError as exc:
             exc.provider = exc.provider or provider
             exc.model = exc.model or model
             exc.correlation_id = correlation_id
-            self.stats.failed(provider, model, exc.kind)
+            stop(exc.kind)
             raise
         except TimeoutError:
-            self.stats.failed(provider, model, ErrorKind.TIMEOUT)
+            stop(ErrorKind.TIMEOUT)
             raise DspexError(
                 ErrorKind.TIMEOUT,
                 f"no answer within timeoutMs={params.timeout_ms}",
@@ -112,13 +148,11 @@ class Pipeline:
                 correlation_id=correlation_id,
             ) from None
         except asyncio.CancelledError:
-            self.stats.failed(provider, model, ErrorKind.CANCELLED)
+            stop(ErrorKind.CANCELLED)
             raise
-        latency_ms = (time.perf_counter() - started) * 1000
-        if error is None:
-            self.stats.succeeded(provider, model, latency_ms)
-        else:  # an interrupted stream: the partial answer is returned, the request failed
-            self.stats.failed(provider, model, ErrorKind(str(error["kind"])))
+        # An interrupted stream returns the partial answer, but the request failed.
+        kind = None if error is None else ErrorKind(str(error["kind"]))
+        latency_ms = stop(kind, response.usage, chunks)
         return ChatResult(
             choices=[
                 Choice(index=0, message=response.message, finish_reason=response.finish_reason)
@@ -134,7 +168,7 @@ class Pipeline:
 
     async def _stream(
         self, adapter: object, request: ProviderRequest, correlation_id: str, on_chunk: ChunkSink
-    ) -> tuple[ProviderResponse, dict[str, object] | None]:
+    ) -> tuple[ProviderResponse, dict[str, object] | None, int]:
         """Forward deltas as they arrive. If the stream breaks after text was sent, the
         partial answer is returned with finishReason `interrupted` and the error."""
         from .providers.base import Adapter
@@ -157,10 +191,10 @@ class Pipeline:
             exc.provider = exc.provider or adapter.name
             exc.model = exc.model or request.model
             exc.correlation_id = correlation_id
-            return response, exc.data().to_wire()
+            return response, exc.data().to_wire(), acc.chunks
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
-        return acc.response(adapter.name), None
+        return acc.response(adapter.name), None, acc.chunks
 
     def resolve_embedder(self, params: EmbedParams) -> tuple[str, str]:
         """The provider and model for `dspex/embed`: the one named, else the first configured
@@ -210,6 +244,26 @@ class Pipeline:
             timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
         )
         started = time.perf_counter()
+
+        def stop(kind: ErrorKind | None, tokens: int = 0) -> float:
+            latency_ms = (time.perf_counter() - started) * 1000
+            usage = Usage(prompt_tokens=tokens, total_tokens=tokens) if kind is None else None
+            self.events.publish(
+                RequestEvent(
+                    "stop",
+                    "embed",
+                    correlation_id,
+                    provider,
+                    model,
+                    duration_ms=latency_ms,
+                    success=kind is None,
+                    error_kind=kind,
+                    usage=usage,
+                )
+            )
+            return latency_ms
+
+        self.events.publish(RequestEvent("start", "embed", correlation_id, provider, model))
         try:
             adapter = await self.registry.get(provider)
             async with asyncio.timeout(request.timeout_s):
@@ -218,8 +272,13 @@ class Pipeline:
             exc.provider = exc.provider or provider
             exc.model = exc.model or model
             exc.correlation_id = correlation_id
+            stop(exc.kind)
+            raise
+        except asyncio.CancelledError:
+            stop(ErrorKind.CANCELLED)
             raise
         except TimeoutError:
+            stop(ErrorKind.TIMEOUT)
             raise DspexError(
                 ErrorKind.TIMEOUT,
                 f"no answer within timeoutMs={params.timeout_ms}",
@@ -227,31 +286,33 @@ class Pipeline:
                 model=model,
                 correlation_id=correlation_id,
             ) from None
-        if len(response.embeddings) != len(params.inputs):
-            raise DspexError(
-                ErrorKind.INVALID_RESPONSE,
-                f"{len(response.embeddings)} embeddings for {len(params.inputs)} inputs",
-                provider=provider,
-                model=model,
-                correlation_id=correlation_id,
-            )
-        dims = {len(v) for v in response.embeddings}
-        if len(dims) != 1:
-            raise DspexError(
-                ErrorKind.INVALID_RESPONSE,
-                "embeddings of unequal dimensions",
-                provider=provider,
-                model=model,
-                correlation_id=correlation_id,
-            )
+        try:
+            dimensions = _check_embeddings(response.embeddings, len(params.inputs))
+        except DspexError as exc:
+            exc.provider, exc.model, exc.correlation_id = provider, model, correlation_id
+            stop(exc.kind)
+            raise
+        latency_ms = stop(None, response.prompt_tokens)
         return EmbedResult(
             embeddings=response.embeddings,
             model=response.model,
             provider=provider,
-            dimensions=dims.pop(),
+            dimensions=dimensions,
             usage=EmbedUsage(
                 prompt_tokens=response.prompt_tokens, total_tokens=response.prompt_tokens
             ),
             correlation_id=correlation_id,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            latency_ms=round(latency_ms, 3),
         )
+
+
+def _check_embeddings(embeddings: list[list[float]], expected: int) -> int:
+    """The common dimension of a provider's embeddings; one vector per input required."""
+    if len(embeddings) != expected:
+        raise DspexError(
+            ErrorKind.INVALID_RESPONSE, f"{len(embeddings)} embeddings for {expected} inputs"
+        )
+    dims = {len(v) for v in embeddings}
+    if len(dims) != 1 or 0 in dims:
+        raise DspexError(ErrorKind.INVALID_RESPONSE, "embeddings of unequal or zero dimension")
+    return dims.pop()

@@ -11,14 +11,17 @@ from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .stats import Stats
+from .telemetry import EventBus
 
 
 class Services:
     def __init__(self, config: ConfigStore | None = None) -> None:
         self.config = config or ConfigStore()
+        self.events = EventBus()
         self.stats = Stats()
+        self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
-        self.pipeline = Pipeline(self.config, self.registry, self.stats)
+        self.pipeline = Pipeline(self.config, self.registry, self.events)
 
     def secrets(self) -> Iterator[str]:
         """Every secret the daemon knows of, for the log filter."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from dspex_protocol import ErrorKind
 
+from .telemetry import RequestEvent
+
 LATENCY_WINDOW = 100
 
 
@@ -71,3 +73,14 @@ class Stats:
     def failed(self, provider: str, model: str, kind: ErrorKind) -> None:
         for c in self._pair(provider, model):
             c.failed(kind)
+
+    def on_event(self, event: RequestEvent) -> None:
+        """Fed by the pipeline's telemetry (chat requests only)."""
+        if event.operation != "chat":
+            return
+        if event.phase == "start":
+            self.started(event.provider, event.model)
+        elif event.success:
+            self.succeeded(event.provider, event.model, event.duration_ms or 0.0)
+        else:
+            self.failed(event.provider, event.model, event.error_kind or ErrorKind.INTERNAL_ERROR)

@@ -61,6 +61,17 @@ class EmbedResponse:
 
 
 @dataclass
+class ModelListing:
+    """One model as a provider's live models endpoint reports it."""
+
+    id: str
+    owned_by: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    capabilities: frozenset[str] = frozenset()
+
+
+@dataclass
 class ProviderResponse:
     message: AssistantMessage
     finish_reason: FinishReason
@@ -190,6 +201,14 @@ class Adapter(ABC):
             f"provider {self.name!r} does not offer embeddings",
             provider=self.name,
             model=request.model,
+        )
+
+    async def list_models(self) -> list[ModelListing]:
+        """The provider's live model list; wire formats with a models endpoint override it."""
+        raise DspexError(
+            ErrorKind.UNSUPPORTED_PROVIDER,
+            f"provider {self.name!r} has no models endpoint",
+            provider=self.name,
         )
 
     async def aclose(self) -> None:  # noqa: B027 - adapters without resources need nothing

@@ -195,6 +195,14 @@ class HttpAdapter(Adapter):
             raise self.status_error(response, body, model)
         return decode_json(body, self.name, model), response
 
+    async def get_json(self, path: str, headers: dict[str, str], model: str = "") -> Any:
+        with self.transport_errors(model):
+            response = await self.client.get(self.base_url + path, headers=headers)
+            body = response.content
+        if response.status_code >= 400:
+            raise self.status_error(response, body, model)
+        return decode_json(body, self.name, model)
+
     @contextlib.asynccontextmanager
     async def open_stream(
         self,

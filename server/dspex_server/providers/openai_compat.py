@@ -21,7 +21,13 @@ from dspex_protocol import (
 )
 
 from ..errors import DspexError
-from .base import ProviderRequest, ProviderResponse, StreamPart, parse_tool_arguments
+from .base import (
+    ModelListing,
+    ProviderRequest,
+    ProviderResponse,
+    StreamPart,
+    parse_tool_arguments,
+)
 from .http import HttpAdapter, decode_json, request_id
 
 FINISH_REASONS: dict[str, FinishReason] = {
@@ -196,6 +202,17 @@ class OpenAICompatAdapter(HttpAdapter):
             model=str(payload.get("model") or model),
             request_id=req_id or _str(payload.get("id")),
         )
+
+    async def list_models(self) -> list[ModelListing]:
+        payload = await self.get_json("/models", self.headers())
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise self._invalid("the models list has no data array", "")
+        return [
+            ModelListing(id=str(item["id"]), owned_by=_str(item.get("owned_by")))
+            for item in data
+            if isinstance(item, dict) and "id" in item
+        ]
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
         from httpx_sse import EventSource

@@ -1,0 +1,52 @@
+"""Request events: the pipeline publishes them; stats, analytics and the opt-in
+`dspex/telemetry` notifications subscribe. Subscribers must be cheap and never raise."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dspex_protocol import ErrorKind, Usage
+
+log = logging.getLogger(__name__)
+
+Phase = Literal["start", "stop"]
+Operation = Literal["chat", "embed"]
+
+
+@dataclass
+class RequestEvent:
+    phase: Phase
+    operation: Operation
+    correlation_id: str
+    provider: str
+    model: str
+    at: float = field(default_factory=time.time)
+    duration_ms: float | None = None
+    success: bool | None = None
+    error_kind: ErrorKind | None = None
+    usage: Usage | None = None
+    chunks: int = 0
+    session_id: str | None = None
+    streamed: bool = False
+
+
+Subscriber = Callable[[RequestEvent], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> None:
+        self._subscribers.append(fn)
+
+    def publish(self, event: RequestEvent) -> None:
+        for fn in self._subscribers:
+            try:
+                fn(event)
+            except Exception as exc:  # a broken subscriber must not fail the request
+                log.error("telemetry subscriber failed: %s", type(exc).__name__)
