@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
+from pydantic import SecretStr
 
 from .config import ConfigStore
 from .pipeline import Pipeline
@@ -29,6 +30,11 @@ class Services:
             key = self.config.api_key(spec.name)
             if key:
                 yield key
+            # Other secret settings (AWS secret access key, session token).
+            settings = self.config.settings.provider(spec.name)
+            for value in vars(settings).values():
+                if isinstance(value, SecretStr) and value.get_secret_value():
+                    yield value.get_secret_value()
 
     def providers(self) -> ProvidersResult:
         settings = self.config.settings

@@ -133,12 +133,22 @@ class HttpAdapter(Adapter):
         """Let a wire format turn a body's error code into a more precise kind."""
         return kind
 
+    def classify(self, status: int, code: str | None) -> tuple[ErrorKind, bool]:
+        """The kind and retryability of an error answer; a wire format whose error codes
+        decide retryability too (Bedrock's exception names) overrides this."""
+        kind, retryable = status_kind(status)
+        return self.refine_kind(kind, status, code), retryable
+
+    def header_error_code(self, headers: httpx.Headers) -> str | None:
+        """An error code sent as a header rather than in the body (Bedrock)."""
+        return None
+
     def status_error(self, response: httpx.Response, body: bytes, model: str) -> DspexError:
-        kind, retryable = status_kind(response.status_code)
         message, code = None, None
         with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
             message, code = self.error_detail(json.loads(body))
-        kind = self.refine_kind(kind, response.status_code, code)
+        code = self.header_error_code(response.headers) or code
+        kind, retryable = self.classify(response.status_code, code)
         text = message or f"HTTP {response.status_code} {response.reason_phrase or ''}".strip()
         if code:
             text = f"{text} ({code})"
@@ -175,6 +185,26 @@ class HttpAdapter(Adapter):
                 model=model,
             ) from None
 
+    def url(self, path: str) -> str:
+        """A path under the base URL, or an absolute URL as is (another endpoint host)."""
+        return path if "://" in path else self.base_url + path
+
+    def authorise(
+        self, method: str, url: str, content: bytes, headers: dict[str, str]
+    ) -> dict[str, str]:
+        """The headers to send; formats that sign the exact request (SigV4) override this."""
+        return headers
+
+    def _prepare(
+        self, method: str, path: str, payload: Any, headers: dict[str, str]
+    ) -> tuple[str, bytes, dict[str, str]]:
+        url = self.url(path)
+        content = b""
+        if payload is not None:
+            content = encode_json(payload)
+            headers = {"Content-Type": "application/json", **headers}
+        return url, content, self.authorise(method, url, content, headers)
+
     async def post_json(
         self,
         path: str,
@@ -183,10 +213,11 @@ class HttpAdapter(Adapter):
         headers: dict[str, str],
         timeout_s: float | None,
     ) -> tuple[Any, httpx.Response]:
+        url, content, headers = self._prepare("POST", path, payload, headers)
         with self.transport_errors(model):
             response = await self.client.post(
-                self.base_url + path,
-                json=payload,
+                url,
+                content=content,
                 headers=headers,
                 timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
@@ -196,8 +227,9 @@ class HttpAdapter(Adapter):
         return decode_json(body, self.name, model), response
 
     async def get_json(self, path: str, headers: dict[str, str], model: str = "") -> Any:
+        url, _, headers = self._prepare("GET", path, None, headers)
         with self.transport_errors(model):
-            response = await self.client.get(self.base_url + path, headers=headers)
+            response = await self.client.get(url, headers=headers)
             body = response.content
         if response.status_code >= 400:
             raise self.status_error(response, body, model)
@@ -214,11 +246,12 @@ class HttpAdapter(Adapter):
         timeout_s: float | None,
     ) -> AsyncIterator[httpx.Response]:
         """An open streaming response with status checked; closed on exit (or cancel)."""
+        url, content, headers = self._prepare(method, path, payload, headers)
         with self.transport_errors(model):
             request = self.client.build_request(
                 method,
-                self.base_url + path,
-                json=payload,
+                url,
+                content=content or None,
                 headers=headers,
                 timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
@@ -232,6 +265,31 @@ class HttpAdapter(Adapter):
                 yield response
         finally:
             await response.aclose()
+
+
+def encode_json(payload: Any) -> bytes:
+    """The request body's exact bytes (compact, as httpx's `json=` writes them): signed
+    requests must send the bytes that were signed."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+async def aiter_json_lines(
+    response: httpx.Response, provider: str, model: str
+) -> AsyncIterator[Any]:
+    """Newline-delimited JSON (one object per line), blank lines skipped."""
+    async for line in response.aiter_lines():
+        if line.strip():
+            yield decode_json(line.encode(), provider, model, "stream line")
+
+
+def stream_ended_early(provider: str, model: str, marker: str) -> DspexError:
+    """A stream that closed before the format's own end marker: the answer is incomplete."""
+    return DspexError(
+        ErrorKind.NETWORK_ERROR,
+        f"the stream ended before {marker}",
+        provider=provider,
+        model=model,
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
