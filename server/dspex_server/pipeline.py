@@ -51,6 +51,13 @@ class Pipeline:
                     "(set OPENAI_API_KEY or another provider's key, or pass provider)"
                 )
         spec = self.registry.spec(provider)
+        if "chat" not in spec.capabilities:
+            raise DspexError(
+                ErrorKind.UNSUPPORTED_PROVIDER,
+                f"provider {provider!r} does not chat (it offers: "
+                f"{', '.join(sorted(spec.capabilities))})",
+                provider=provider,
+            )
         if not self.config.configured(provider):
             envs = ", ".join((*spec.key_envs, *spec.base_url_env_names()[:1]))
             raise DspexError(

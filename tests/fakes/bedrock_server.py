@@ -282,12 +282,13 @@ class FakeBedrock(FakeProvider):
                 request.transport.close()
             return response
         if isinstance(behaviour, StreamException):
-            await response.write(
-                event(
-                    "contentBlockDelta",
-                    {"contentBlockIndex": 0, "delta": {"text": behaviour.text}},
+            if behaviour.text:
+                await response.write(
+                    event(
+                        "contentBlockDelta",
+                        {"contentBlockIndex": 0, "delta": {"text": behaviour.text}},
+                    )
                 )
-            )
             await response.write(exception(behaviour.name, behaviour.message))
             await response.write_eof()
             return response
