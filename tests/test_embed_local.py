@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from daemon import Daemon, clean_env, start_daemon
-from pygls.exceptions import JsonRpcException
+from provider_cases import rpc_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -60,13 +59,6 @@ async def test_dimensions_truncate_and_renormalise(daemon_local: Daemon) -> None
     )
     assert result["dimensions"] == 64
     assert abs(math.sqrt(sum(v * v for v in result["embeddings"][0])) - 1.0) < 1e-5
-
-
-async def rpc_error(d: Daemon, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    with pytest.raises(JsonRpcException) as info:
-        await d.request(method, params)
-    data: dict[str, Any] = info.value.data  # type: ignore[attr-defined]
-    return data
 
 
 async def test_more_dimensions_than_the_model_has_is_refused(daemon_local: Daemon) -> None:

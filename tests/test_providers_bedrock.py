@@ -12,20 +12,11 @@ import pytest_asyncio
 from daemon import Daemon, clean_env, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
 from fakes.bedrock_server import AUTH_RE, FakeBedrock, StreamException, bedrock_error
-from pygls.exceptions import JsonRpcException
+from provider_cases import WEATHER_TOOL, rpc_error, user_chat
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MODEL = "amazon.nova-lite-v1:0"
-WEATHER_TOOL = {
-    "name": "get_weather",
-    "description": "Current weather for a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -47,17 +38,6 @@ async def bedrock(
 def fresh_script(fake_bedrock: FakeBedrock) -> None:
     fake_bedrock.script.clear()
     fake_bedrock.signature_failures.clear()
-
-
-def chat(content: str = "Why is the sky blue?", **extra: Any) -> dict[str, Any]:
-    return {"provider": "bedrock", "messages": [{"role": "user", "content": content}], **extra}
-
-
-async def rpc_error(d: Daemon, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    with pytest.raises(JsonRpcException) as info:
-        await d.request(method, params)
-    data: dict[str, Any] = info.value.data  # type: ignore[attr-defined]
-    return data
 
 
 async def test_plain_chat_is_a_signed_converse_request(
@@ -382,3 +362,7 @@ async def test_list_models_reads_the_control_plane(fake_bedrock: FakeBedrock) ->
     assert models["amazon.nova-lite-v1:0"].owned_by == "Amazon"
     assert fake_bedrock.requests[-1].path == "/foundation-models"
     assert fake_bedrock.signature_failures == []
+
+
+def chat(content: str = "Why is the sky blue?", **extra: Any) -> dict[str, Any]:
+    return user_chat("bedrock", content, **extra)

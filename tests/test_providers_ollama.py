@@ -10,18 +10,7 @@ import pytest_asyncio
 from daemon import Daemon, clean_env, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
 from fakes.ollama_server import FakeOllama, StreamFailure, ollama_error
-from pygls.exceptions import JsonRpcException
-
-WEATHER_TOOL = {
-    "name": "get_weather",
-    "description": "Current weather for a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
-
+from provider_cases import WEATHER_TOOL, rpc_error, user_chat
 
 # One fake and one daemon for the module (a daemon takes seconds to start on a loaded
 # machine); each test scripts the fake afresh and reads only its own requests.
@@ -46,17 +35,6 @@ async def ollama(
 @pytest.fixture(autouse=True)
 def fresh_script(fake_ollama: FakeOllama) -> None:
     fake_ollama.script.clear()
-
-
-def chat(content: str = "Why is the sky blue?", **extra: Any) -> dict[str, Any]:
-    return {"provider": "ollama", "messages": [{"role": "user", "content": content}], **extra}
-
-
-async def rpc_error(d: Daemon, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    with pytest.raises(JsonRpcException) as info:
-        await d.request(method, params)
-    data: dict[str, Any] = info.value.data  # type: ignore[attr-defined]
-    return data
 
 
 async def test_plain_chat_sends_the_native_body_and_returns_usage(
@@ -272,3 +250,7 @@ async def test_ollama_is_configured_only_when_a_base_url_is_given(env: dict[str,
         data = await rpc_error(d, "dspex/chat", chat())
         assert data["kind"] == "provider_not_configured"
         assert "OLLAMA_BASE_URL" in data["message"]
+
+
+def chat(content: str = "Why is the sky blue?", **extra: Any) -> dict[str, Any]:
+    return user_chat("ollama", content, **extra)

@@ -116,6 +116,14 @@ class FakeProvider:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def canned(self, behaviour: Behaviour) -> web.Response | None:
+        """The answer for an error or garbage behaviour; None for the others."""
+        if isinstance(behaviour, HttpError):
+            return self.error_response(behaviour)
+        if isinstance(behaviour, Garbage):
+            return self.garbage_response(behaviour)
+        return None
+
     @staticmethod
     def error_response(err: HttpError) -> web.Response:
         body = err.body if isinstance(err.body, str) else json.dumps(err.body)
@@ -126,6 +134,17 @@ class FakeProvider:
     @staticmethod
     def garbage_response(g: Garbage) -> web.Response:
         return web.Response(status=200, text=g.body, content_type=g.content_type)
+
+    @staticmethod
+    async def cut_off(
+        request: web.Request, response: web.StreamResponse, frames: list[bytes]
+    ) -> web.StreamResponse:
+        """Write some frames of a stream, then drop the connection without finishing."""
+        for data in frames:
+            await response.write(data)
+        if request.transport is not None:
+            request.transport.close()
+        return response
 
     async def sleep(self, seconds: float) -> None:
         if seconds:

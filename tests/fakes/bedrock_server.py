@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import FakeProvider, Garbage, HttpError, Reply, TruncatedStream, split_text
+from .base import FakeProvider, HttpError, Reply, TruncatedStream, split_text
 from .embeddings import fake_vector
 
 AUTH_RE = re.compile(
@@ -79,6 +79,10 @@ def event(name: str, payload: dict[str, Any]) -> bytes:
         {":event-type": name, ":content-type": "application/json", ":message-type": "event"},
         body.encode(),
     )
+
+
+def _text_delta(text: str) -> bytes:
+    return event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}})
 
 
 def exception(name: str, message: str) -> bytes:
@@ -229,11 +233,7 @@ class FakeBedrock(FakeProvider):
         if refused is not None:
             return body, refused
         behaviour = self.next_behaviour(Reply(text=self._echo(body)))
-        if isinstance(behaviour, HttpError):
-            return body, self.error_response(behaviour)
-        if isinstance(behaviour, Garbage):
-            return body, self.garbage_response(behaviour)
-        return body, behaviour
+        return body, self.canned(behaviour) or behaviour
 
     async def converse(self, request: web.Request) -> web.StreamResponse:
         _, behaviour = await self._behaviour(request)
@@ -274,21 +274,11 @@ class FakeBedrock(FakeProvider):
         await response.prepare(request)
         await response.write(event("messageStart", {"role": "assistant"}))
         if isinstance(behaviour, TruncatedStream):
-            for piece in split_text(behaviour.text, 6)[: behaviour.chunks]:
-                await response.write(
-                    event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
-                )
-            if request.transport is not None:
-                request.transport.close()
-            return response
+            pieces = split_text(behaviour.text, 6)[: behaviour.chunks]
+            return await self.cut_off(request, response, [_text_delta(p) for p in pieces])
         if isinstance(behaviour, StreamException):
             if behaviour.text:
-                await response.write(
-                    event(
-                        "contentBlockDelta",
-                        {"contentBlockIndex": 0, "delta": {"text": behaviour.text}},
-                    )
-                )
+                await response.write(_text_delta(behaviour.text))
             await response.write(exception(behaviour.name, behaviour.message))
             await response.write_eof()
             return response
@@ -297,9 +287,7 @@ class FakeBedrock(FakeProvider):
         index = 0
         if behaviour.text:
             for piece in split_text(behaviour.text):
-                await response.write(
-                    event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
-                )
+                await response.write(_text_delta(piece))
             await response.write(event("contentBlockStop", {"contentBlockIndex": 0}))
             index = 1
         for call in behaviour.tool_calls:

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import FakeProvider, Garbage, HttpError, Reply, TruncatedStream, split_text
+from .base import FakeProvider, HttpError, Reply, TruncatedStream, split_text
 from .embeddings import fake_vector
 
 
@@ -71,11 +71,9 @@ class FakeOllama(FakeProvider):
 
     async def embed(self, request: web.Request) -> web.Response:
         body = await self.record(request)
-        behaviour = self.next_behaviour(Reply())
-        if isinstance(behaviour, HttpError):
-            return self.error_response(behaviour)
-        if isinstance(behaviour, Garbage):
-            return self.garbage_response(behaviour)
+        canned = self.canned(self.next_behaviour(Reply()))
+        if canned is not None:
+            return canned
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         dims = int(body.get("dimensions") or 32)
         return web.json_response(
@@ -92,10 +90,9 @@ class FakeOllama(FakeProvider):
         body = await self.record(request)
         last_user = next((m for m in reversed(body["messages"]) if m["role"] == "user"), None)
         behaviour = self.next_behaviour(Reply(text=last_user["content"] if last_user else "ok"))
-        if isinstance(behaviour, HttpError):
-            return self.error_response(behaviour)
-        if isinstance(behaviour, Garbage):
-            return self.garbage_response(behaviour)
+        canned = self.canned(behaviour)
+        if canned is not None:
+            return canned
         if isinstance(behaviour, TruncatedStream):
             return await self.truncated(request, body, behaviour)
         if isinstance(behaviour, StreamFailure):
@@ -183,12 +180,8 @@ class FakeOllama(FakeProvider):
         self, request: web.Request, body: dict[str, Any], t: TruncatedStream
     ) -> web.StreamResponse:
         response = await self._open(request)
-        for piece in split_text(t.text, 6)[: t.chunks]:
-            await response.write(self._chunk(body, piece))
-        transport = request.transport
-        if transport is not None:
-            transport.close()
-        return response
+        pieces = split_text(t.text, 6)[: t.chunks]
+        return await self.cut_off(request, response, [self._chunk(body, p) for p in pieces])
 
     async def failing(
         self, request: web.Request, body: dict[str, Any], f: StreamFailure

@@ -57,11 +57,9 @@ class FakeOpenAI(FakeProvider):
         body = await self.record(request)
         if not self._authorised(request):
             return self.error_response(self.unauthorised())
-        behaviour = self.next_behaviour(Reply())
-        if isinstance(behaviour, HttpError):
-            return self.error_response(behaviour)
-        if isinstance(behaviour, Garbage):
-            return self.garbage_response(behaviour)
+        canned = self.canned(self.next_behaviour(Reply()))
+        if canned is not None:
+            return canned
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         dims = int(body.get("dimensions") or 16)
         data = [

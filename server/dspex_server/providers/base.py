@@ -12,6 +12,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from dspex_protocol import (
     AssistantMessage,
@@ -179,6 +180,23 @@ def parse_tool_arguments(raw: str, provider: str, model: str) -> dict[str, objec
             model=model,
         )
     return value
+
+
+def without_none(values: dict[str, Any]) -> dict[str, Any]:
+    """The entries that are set: optional request fields are left out, not sent as null."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def token_usage(prompt: Any, completion: Any, total: Any = None, cached: Any = None) -> Usage:
+    """Usage from a wire format's token counts (missing counts are 0; total defaults to
+    their sum)."""
+    p, c = int(prompt or 0), int(completion or 0)
+    return Usage(
+        prompt_tokens=p,
+        completion_tokens=c,
+        total_tokens=int(total or p + c),
+        cached_tokens=None if cached is None else int(cached),
+    )
 
 
 def new_tool_call_id() -> str:

@@ -18,7 +18,7 @@ from dspex_protocol import (
 )
 
 from ..errors import DspexError
-from .base import ProviderRequest, inline_image
+from .base import ProviderRequest, inline_image, token_usage, without_none
 
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -128,13 +128,14 @@ def converse_body(request: ProviderRequest, provider: str) -> dict[str, Any]:
     body: dict[str, Any] = {"messages": messages}
     if system:
         body["system"] = system
-    config = {
-        "maxTokens": request.max_tokens,
-        "temperature": request.temperature,
-        "topP": request.top_p,
-        "stopSequences": request.stop,
-    }
-    config = {k: v for k, v in config.items() if v is not None}
+    config = without_none(
+        {
+            "maxTokens": request.max_tokens,
+            "temperature": request.temperature,
+            "topP": request.top_p,
+            "stopSequences": request.stop,
+        }
+    )
     if config:
         body["inferenceConfig"] = config
     tool_config = _tool_config(request, has_tool_blocks)
@@ -173,14 +174,11 @@ def _tool_config(request: ProviderRequest, has_tool_blocks: bool) -> dict[str, A
 def parse_usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    prompt = int(raw.get("inputTokens") or 0)
-    completion = int(raw.get("outputTokens") or 0)
-    cached = raw.get("cacheReadInputTokens")
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=int(raw.get("totalTokens") or prompt + completion),
-        cached_tokens=int(cached) if cached is not None else None,
+    return token_usage(
+        raw.get("inputTokens"),
+        raw.get("outputTokens"),
+        raw.get("totalTokens"),
+        raw.get("cacheReadInputTokens"),
     )
 
 

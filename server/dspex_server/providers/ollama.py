@@ -35,7 +35,9 @@ from .base import (
     inline_image,
     new_tool_call_id,
     parse_tool_arguments,
+    token_usage,
     tool_names_by_call_id,
+    without_none,
 )
 from .http import HttpAdapter, aiter_json_lines, request_id, stream_ended_early
 from .settings import ProviderSettings
@@ -58,11 +60,7 @@ def normalise_host(url: str) -> str:
 
 
 def _usage(payload: dict[str, Any]) -> Usage:
-    prompt = int(payload.get("prompt_eval_count") or 0)
-    completion = int(payload.get("eval_count") or 0)
-    return Usage(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
+    return token_usage(payload.get("prompt_eval_count"), payload.get("eval_count"))
 
 
 class OllamaAdapter(HttpAdapter):
@@ -113,14 +111,15 @@ class OllamaAdapter(HttpAdapter):
             "messages": [self.message_to_wire(m, names, request.model) for m in request.messages],
             "stream": stream,
         }
-        options = {
-            "temperature": request.temperature,
-            "num_predict": request.max_tokens,
-            "top_p": request.top_p,
-            "stop": request.stop,
-            "seed": request.seed,
-        }
-        options = {k: v for k, v in options.items() if v is not None}
+        options = without_none(
+            {
+                "temperature": request.temperature,
+                "num_predict": request.max_tokens,
+                "top_p": request.top_p,
+                "stop": request.stop,
+                "seed": request.seed,
+            }
+        )
         if options:
             body["options"] = options
         # Ollama has no tool_choice: "none" is honoured by not offering the tools.
