@@ -9,6 +9,8 @@ import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from dspex_protocol import (
     ChatChunk,
     ChatParams,
@@ -19,7 +21,6 @@ from dspex_protocol import (
     Message,
     ProvidersResult,
 )
-from pydantic import BaseModel
 
 from .connection import Connection
 from .errors import DaemonUnavailableError
