@@ -313,12 +313,27 @@ async def test_malformed_body_is_invalid_response(
     assert data["kind"] == "invalid_response"
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/html", "application/vnd.amazon.eventstream"], ids=["html", "bad-crc"]
+)
 async def test_malformed_event_stream_is_invalid_response(
+    bedrock: Daemon, fake_bedrock: FakeBedrock, content_type: str
+) -> None:
+    fake_bedrock.queue(Garbage(body="<html>not frames</html>" * 4, content_type=content_type))
+    data = await rpc_error(bedrock, "dspex/chat", chat(partialResultToken=f"s6-{content_type}"))
+    assert data["kind"] == "invalid_response"
+    assert ("event-stream frame" in data["message"]) is (content_type != "text/html")
+
+
+async def test_config_answer_redacts_the_aws_secrets(
     bedrock: Daemon, fake_bedrock: FakeBedrock
 ) -> None:
-    fake_bedrock.queue(Garbage(body="<html>not frames</html>" * 4))
-    data = await rpc_error(bedrock, "dspex/chat", chat(partialResultToken="s6"))
-    assert data["kind"] == "invalid_response"
+    answer = await bedrock.request("dspex/config")
+    block = answer["config"]["providers"]["bedrock"]
+    assert block["awsAccessKeyId"] == fake_bedrock.access_key_id
+    assert block["region"] == fake_bedrock.region
+    assert block["awsSecretAccessKey"] == "<redacted>"
+    assert fake_bedrock.secret_access_key not in str(answer)
 
 
 async def test_session_token_is_signed_and_sent(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
 from pydantic import SecretStr
+
+from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
 
 from .config import ConfigStore
 from .pipeline import Pipeline

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
 from dspex_protocol import ErrorKind, Usage
 
 from ..errors import DspexError
@@ -137,6 +138,9 @@ class BedrockAdapter(HttpAdapter):
             {"Accept": "application/vnd.amazon.eventstream"},
             request.timeout_s,
         ) as response:
+            await self.require_stream_type(
+                response, request.model, "application/vnd.amazon.eventstream"
+            )
             first = True
             async for part in parser.parts(response.aiter_bytes()):
                 if first:

@@ -241,19 +241,27 @@ class HttpAdapter(Adapter):
         (an HTML page from a proxy, a JSON body) is an invalid response, not a network error."""
         from httpx_sse import EventSource
 
-        content_type = response.headers.get("content-type", "")
-        if "text/event-stream" not in content_type:
-            with self.transport_errors(model):
-                body = await response.aread()
-            snippet = body[:120].decode("utf-8", "replace").strip()
-            raise DspexError(
-                ErrorKind.INVALID_RESPONSE,
-                f"expected an event stream, got {content_type or 'no content type'}: {snippet!r}",
-                provider=self.name,
-                model=model,
-            )
+        await self.require_stream_type(response, model, "text/event-stream")
         async for event in EventSource(response).aiter_sse():
             yield event
+
+    async def require_stream_type(
+        self, response: httpx.Response, model: str, *accepted: str
+    ) -> None:
+        """A streaming 200 whose content type is none of `accepted` (an HTML page from a
+        proxy, say) is an invalid response, not a network error."""
+        content_type = response.headers.get("content-type", "")
+        if any(a in content_type for a in accepted):
+            return
+        with self.transport_errors(model):
+            body = await response.aread()
+        snippet = body[:120].decode("utf-8", "replace").strip()
+        raise DspexError(
+            ErrorKind.INVALID_RESPONSE,
+            f"expected {accepted[0]}, got {content_type or 'no content type'}: {snippet!r}",
+            provider=self.name,
+            model=model,
+        )
 
     @contextlib.asynccontextmanager
     async def open_stream(

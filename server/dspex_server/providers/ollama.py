@@ -216,6 +216,9 @@ class OllamaAdapter(HttpAdapter):
             headers,
             request.timeout_s,
         ) as response:
+            await self.require_stream_type(
+                response, request.model, "application/x-ndjson", "application/json"
+            )
             req_id = request_id(response.headers)
             calls_seen = 0
             async for payload in aiter_json_lines(response, self.name, request.model):
