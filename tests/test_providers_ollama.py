@@ -254,3 +254,19 @@ async def test_ollama_is_configured_only_when_a_base_url_is_given(env: dict[str,
 
 def chat(content: str = "Why is the sky blue?", **extra: Any) -> dict[str, Any]:
     return user_chat("ollama", content, **extra)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("127.0.0.1:11434", "http://127.0.0.1:11434"),
+        ("localhost", "http://localhost:11434"),
+        ("http://gpu-box/", "http://gpu-box:11434"),
+        ("https://ollama.example.com", "https://ollama.example.com"),
+        ("http://proxy.local/ollama", "http://proxy.local/ollama"),
+    ],
+)
+async def test_ollama_host_is_read_as_ollama_reads_it(given: str, expected: str) -> None:
+    from dspex_server.providers.ollama import normalise_host
+
+    assert normalise_host(given) == expected
