@@ -305,6 +305,12 @@ async def test_truncated_stream_returns_the_partial_answer_as_interrupted(
     assert result["error"]["kind"] == "network_error"
 
 
+async def test_a_slow_answer_times_out(bedrock: Daemon, fake_bedrock: FakeBedrock) -> None:
+    fake_bedrock.queue(Reply(text="late", delay_s=1.5))
+    data = await rpc_error(bedrock, "dspex/chat", chat(timeoutMs=300))
+    assert data["kind"] == "timeout" and data["retryable"] is True
+
+
 async def test_malformed_body_is_invalid_response(
     bedrock: Daemon, fake_bedrock: FakeBedrock
 ) -> None:

@@ -229,6 +229,12 @@ async def test_in_band_stream_error_interrupts_the_answer(
     assert "runner process" in result["error"]["message"]
 
 
+async def test_a_slow_answer_times_out(ollama: Daemon, fake_ollama: FakeOllama) -> None:
+    fake_ollama.queue(Reply(text="late", delay_s=1.5))
+    data = await rpc_error(ollama, "dspex/chat", chat(timeoutMs=300))
+    assert data["kind"] == "timeout" and data["retryable"] is True
+
+
 async def test_malformed_body_is_invalid_response(ollama: Daemon, fake_ollama: FakeOllama) -> None:
     fake_ollama.queue(Garbage())
     data = await rpc_error(ollama, "dspex/chat", chat())
