@@ -50,7 +50,7 @@ class Services:
                     default_model=ps.default_model or spec.default_model,
                     default_embedding_model=ps.default_embedding_model
                     or spec.default_embedding_model,
-                    base_url=ps.base_url or spec.default_base_url,
+                    base_url=spec.base_url_for(ps),
                     capabilities=sorted(spec.capabilities),
                 )
             )

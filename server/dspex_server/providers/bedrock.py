@@ -29,7 +29,6 @@ from .http import HttpAdapter, request_id
 from .settings import BedrockSettings
 from .table import ProviderSpec
 
-DEFAULT_REGION = "us-east-1"
 SIGNING_NAME = "bedrock"  # the runtime and control plane both sign as "bedrock"
 INSTALL_HINT = "pip install 'dspex[bedrock]'"
 COHERE_BATCH = 96  # Cohere Embed takes at most 96 texts per call
@@ -61,8 +60,8 @@ class BedrockAdapter(HttpAdapter):
         # decode `%3A` in model ids to `:`, and the SigV4 signature covers the path as sent.
         del transport
         super().__init__(spec, settings, api_key, "httpx")
-        self.region = settings.region or DEFAULT_REGION
-        self.base_url = self.base_url.format(region=self.region)
+        self.region = settings.region
+        self.base_url = spec.base_url_for(settings) or ""
         self.control_url = (
             settings.control_base_url or f"https://bedrock.{self.region}.amazonaws.com"
         ).rstrip("/")

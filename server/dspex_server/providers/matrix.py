@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from .settings import DEFAULT_AWS_REGION
 from .table import FALLBACK_PROVIDER, LOCAL_EMBEDDER, PROVIDERS, ProviderSpec
 
 # Column order of the feature matrix, with what each capability means.
@@ -125,9 +126,10 @@ def generate() -> str:
             )
         )
     if any("{region}" in (spec.default_base_url or "") for spec in PROVIDERS):
-        from .bedrock import DEFAULT_REGION
-
-        lines += ["", f"`{{region}}` is the configured AWS region (default `{DEFAULT_REGION}`)."]
+        lines += [
+            "",
+            f"`{{region}}` is the configured AWS region (default `{DEFAULT_AWS_REGION}`).",
+        ]
     lines += [
         "",
         "## Configuration from the environment",

@@ -50,12 +50,15 @@ class MockSettings(ProviderSettings):
     errors: list[MockError] = Field(default_factory=list)
 
 
+DEFAULT_AWS_REGION = "us-east-1"
+
+
 class BedrockSettings(ProviderSettings):
     """AWS credentials and region for SigV4 signing (`apiKey` is a Bedrock API key, sent as
     a bearer token instead, when given). `controlBaseUrl` is the control-plane endpoint
     (`bedrock.<region>`) that lists foundation models; `baseUrl` the runtime endpoint."""
 
-    region: str | None = None
+    region: str = DEFAULT_AWS_REGION
     aws_access_key_id: str | None = None
     aws_secret_access_key: SecretStr | None = None
     aws_session_token: SecretStr | None = None

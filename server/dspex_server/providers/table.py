@@ -30,6 +30,15 @@ class ProviderSpec:
     # An importable module the provider needs before it counts as configured.
     requires_module: str | None = None
 
+    def base_url_for(self, settings: ProviderSettings) -> str | None:
+        """The base URL in force: the configured one, else the default with its `{region}`
+        (Bedrock) filled in from the settings."""
+        if settings.base_url:
+            return settings.base_url.rstrip("/")
+        if self.default_base_url is None:
+            return None
+        return self.default_base_url.format(region=getattr(settings, "region", ""))
+
     def base_url_env_names(self) -> tuple[str, ...]:
         """`<PROVIDER>_BASE_URL` first, then the SDK-standard variables."""
         own = f"{self.name.upper()}_BASE_URL"
