@@ -204,7 +204,7 @@ def new_tool_call_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
-def tool_names_by_call_id(messages: list[Message]) -> dict[str, str]:
+def tool_call_names(messages: list[Message]) -> dict[str, str]:
     """Tool-result messages carry only the call id; formats that address results by tool
     name (Ollama's `tool_name`) look the name up among the assistant's earlier calls."""
     return {

@@ -52,6 +52,7 @@ def _botocore() -> Any:
 
 class BedrockAdapter(HttpAdapter):
     settings: BedrockSettings
+    error_codes = wire.ERRORS
 
     def __init__(
         self, spec: ProviderSpec, settings: BedrockSettings, api_key: str | None, transport: str
@@ -99,9 +100,6 @@ class BedrockAdapter(HttpAdapter):
     def header_error_code(self, headers: httpx.Headers) -> str | None:
         return wire.error_name(headers.get("x-amzn-errortype"))
 
-    def classify(self, status: int, code: str | None) -> tuple[ErrorKind, bool]:
-        return wire.classify(code) or super().classify(status, code)
-
     @staticmethod
     def model_path(model: str, action: str) -> str:
         # Model ids hold `:` and ARNs `/`: both are percent-encoded in the path.
@@ -128,7 +126,7 @@ class BedrockAdapter(HttpAdapter):
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
         _botocore()  # the event-stream decoder
-        parser = ConverseStreamParser(self.name, request.model)
+        parser = ConverseStreamParser(self, request.model)
         async with self.open_stream(
             "POST",
             self.model_path(request.model, "converse-stream"),

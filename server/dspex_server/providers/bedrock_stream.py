@@ -16,7 +16,7 @@ from dspex_protocol import ChatDelta, ErrorKind, ToolCallDelta
 from ..errors import DspexError
 from . import bedrock_wire as wire
 from .base import StreamPart
-from .http import stream_ended_early
+from .http import HttpAdapter
 
 
 def _header(headers: dict[str, Any], name: str) -> str:
@@ -25,8 +25,9 @@ def _header(headers: dict[str, Any], name: str) -> str:
 
 
 class ConverseStreamParser:
-    def __init__(self, provider: str, model: str) -> None:
-        self.provider = provider
+    def __init__(self, adapter: HttpAdapter, model: str) -> None:
+        self.adapter = adapter
+        self.provider = adapter.name
         self.model = model
         self.tool_index: dict[int, int] = {}  # content block index -> tool call ordinal
         self.stopped = False
@@ -55,7 +56,7 @@ class ConverseStreamParser:
                 if self.finished:
                     return
         if not self.stopped:
-            raise stream_ended_early(self.provider, self.model, "messageStop")
+            raise self.adapter.stream_cut(self.model, "messageStop")
 
     def on_message(self, headers: dict[str, Any], payload: bytes) -> StreamPart | None:
         kind = _header(headers, ":message-type")
@@ -82,7 +83,7 @@ class ConverseStreamParser:
             message = str(json.loads(payload).get("message") or name)
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             message = name
-        kind, retryable = wire.classify(name) or (ErrorKind.API_ERROR, False)
+        kind, retryable = self.adapter.classify(None, name)
         return self._error(kind, f"{message} ({name})", retryable=retryable, details={"code": name})
 
     def on_event(self, event: str, data: dict[str, Any]) -> StreamPart | None:

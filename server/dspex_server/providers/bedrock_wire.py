@@ -61,10 +61,6 @@ def error_name(raw: str | None) -> str | None:
     return name[:1].upper() + name[1:] if name else None
 
 
-def classify(name: str | None) -> tuple[ErrorKind, bool] | None:
-    return ERRORS.get(name or "")
-
-
 def _image_block(part: ImagePart, provider: str, model: str) -> dict[str, Any]:
     mime, data = inline_image(part, provider, model)
     fmt = IMAGE_FORMATS.get(mime)

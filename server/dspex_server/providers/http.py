@@ -7,8 +7,8 @@ import contextlib
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, ClassVar
 
 import httpx
 
@@ -107,6 +107,10 @@ def decode_json(body: bytes, provider: str, model: str, what: str = "response") 
 class HttpAdapter(Adapter):
     """An adapter that talks HTTP through one pooled client."""
 
+    # Error codes/types of a wire format's error body that say more than the HTTP status
+    # (e.g. Anthropic's `overloaded_error`, Gemini's `RESOURCE_EXHAUSTED`): kind, retryable.
+    error_codes: ClassVar[Mapping[str, tuple[ErrorKind, bool]]] = {}
+
     def __init__(
         self, spec: ProviderSpec, settings: ProviderSettings, api_key: str | None, transport: str
     ) -> None:
@@ -134,9 +138,13 @@ class HttpAdapter(Adapter):
         """Let a wire format turn a body's error code into a more precise kind."""
         return kind
 
-    def classify(self, status: int, code: str | None) -> tuple[ErrorKind, bool]:
-        """The kind and retryability of an error answer; a wire format whose error codes
-        decide retryability too (Bedrock's exception names) overrides this."""
+    def classify(self, status: int | None, code: str | None) -> tuple[ErrorKind, bool]:
+        """Kind and retryability: the body's code where the wire format knows it, else
+        the HTTP status (an error inside a 200 stream has none: an API error)."""
+        if code is not None and code in self.error_codes:
+            return self.error_codes[code]
+        if status is None:
+            return ErrorKind.API_ERROR, False
         kind, retryable = status_kind(status)
         return self.refine_kind(kind, status, code), retryable
 
@@ -294,6 +302,18 @@ class HttpAdapter(Adapter):
         finally:
             await response.aclose()
 
+    def stream_cut(self, model: str, expected: str) -> DspexError:
+        """The stream ended without its documented final event."""
+        return DspexError(
+            ErrorKind.NETWORK_ERROR,
+            f"the stream ended before {expected}",
+            provider=self.name,
+            model=model,
+        )
+
+    def invalid(self, what: str, model: str) -> DspexError:
+        return DspexError(ErrorKind.INVALID_RESPONSE, what, provider=self.name, model=model)
+
 
 def encode_json(payload: Any) -> bytes:
     """The request body's exact bytes (compact, as httpx's `json=` writes them): signed
@@ -308,16 +328,6 @@ async def aiter_json_lines(
     async for line in response.aiter_lines():
         if line.strip():
             yield decode_json(line.encode(), provider, model, "stream line")
-
-
-def stream_ended_early(provider: str, model: str, marker: str) -> DspexError:
-    """A stream that closed before the format's own end marker: the answer is incomplete."""
-    return DspexError(
-        ErrorKind.NETWORK_ERROR,
-        f"the stream ended before {marker}",
-        provider=provider,
-        model=model,
-    )
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -36,10 +36,10 @@ from .base import (
     new_tool_call_id,
     parse_tool_arguments,
     token_usage,
-    tool_names_by_call_id,
+    tool_call_names,
     without_none,
 )
-from .http import HttpAdapter, aiter_json_lines, request_id, stream_ended_early
+from .http import HttpAdapter, aiter_json_lines, request_id
 from .settings import ProviderSettings
 from .table import ProviderSpec
 
@@ -76,9 +76,6 @@ class OllamaAdapter(HttpAdapter):
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def _invalid(self, what: str, model: str) -> DspexError:
-        return DspexError(ErrorKind.INVALID_RESPONSE, what, provider=self.name, model=model)
-
     # -- request -------------------------------------------------------------------------
 
     def message_to_wire(
@@ -105,7 +102,7 @@ class OllamaAdapter(HttpAdapter):
         return out
 
     def body(self, request: ProviderRequest, stream: bool) -> dict[str, Any]:
-        names = tool_names_by_call_id(request.messages)
+        names = tool_call_names(request.messages)
         body: dict[str, Any] = {
             "model": request.model,
             "messages": [self.message_to_wire(m, names, request.model) for m in request.messages],
@@ -149,12 +146,12 @@ class OllamaAdapter(HttpAdapter):
         for item in raw or []:
             function = item.get("function") if isinstance(item, dict) else None
             if not isinstance(function, dict) or not function.get("name"):
-                raise self._invalid("a tool call has no function name", model)
+                raise self.invalid("a tool call has no function name", model)
             arguments = function.get("arguments") or {}
             if isinstance(arguments, str):  # some model templates emit JSON text
                 arguments = parse_tool_arguments(arguments, self.name, model)
             if not isinstance(arguments, dict):
-                raise self._invalid("tool call arguments are not a JSON object", model)
+                raise self.invalid("tool call arguments are not a JSON object", model)
             call_id = item.get("id") or new_tool_call_id()
             calls.append(ToolCall(id=str(call_id), name=str(function["name"]), arguments=arguments))
         return calls
@@ -166,12 +163,12 @@ class OllamaAdapter(HttpAdapter):
 
     def _message(self, payload: Any, model: str) -> dict[str, Any]:
         if not isinstance(payload, dict):
-            raise self._invalid("the response is not a JSON object", model)
+            raise self.invalid("the response is not a JSON object", model)
         if "error" in payload:
             raise self._stream_error(payload, model)
         message = payload.get("message")
         if not isinstance(message, dict):
-            raise self._invalid("the response has no message", model)
+            raise self.invalid("the response has no message", model)
         return message
 
     def _stream_error(self, payload: dict[str, Any], model: str) -> DspexError:
@@ -248,7 +245,7 @@ class OllamaAdapter(HttpAdapter):
                     yield part
                     return
                 yield part
-            raise stream_ended_early(self.name, request.model, '"done": true')
+            raise self.stream_cut(request.model, '"done": true')
 
     # -- embeddings and models -----------------------------------------------------------
 
@@ -261,7 +258,7 @@ class OllamaAdapter(HttpAdapter):
         )
         vectors = payload.get("embeddings") if isinstance(payload, dict) else None
         if not isinstance(vectors, list) or not all(isinstance(v, list) for v in vectors):
-            raise self._invalid("the embed response has no embeddings list", request.model)
+            raise self.invalid("the embed response has no embeddings list", request.model)
         return EmbedResponse(
             embeddings=[[float(x) for x in v] for v in vectors],
             model=str(payload.get("model") or request.model),
@@ -272,7 +269,7 @@ class OllamaAdapter(HttpAdapter):
         payload = await self.get_json("/api/tags", self.headers())
         models = payload.get("models") if isinstance(payload, dict) else None
         if not isinstance(models, list):
-            raise self._invalid("the tags response has no models list", "")
+            raise self.invalid("the tags response has no models list", "")
         return [
             ModelListing(id=str(item.get("name") or item["model"]))
             for item in models
