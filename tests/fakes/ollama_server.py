@@ -171,7 +171,9 @@ class FakeOllama(FakeProvider):
                     }
                 )
             )
-        final = self.final(body, reply, {"role": "assistant", "content": ""})
+        # The final object of a stream carries statistics and no message, as documented.
+        final = self.final(body, reply, {})
+        del final["message"]
         await response.write(self.line(final))
         await response.write_eof()
         return response

@@ -167,6 +167,8 @@ class OllamaAdapter(HttpAdapter):
         if "error" in payload:
             raise self._stream_error(payload, model)
         message = payload.get("message")
+        if message is None and payload.get("done"):
+            return {}  # the documented final stream object carries only statistics
         if not isinstance(message, dict):
             raise self.invalid("the response has no message", model)
         return message
