@@ -30,3 +30,14 @@ async def rpc_error(d: Daemon, method: str, params: dict[str, Any]) -> dict[str,
         await d.request(method, params)
     data: dict[str, Any] = info.value.data  # type: ignore[attr-defined]
     return data
+
+
+# A 1x1 transparent PNG.
+PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+def image_message(image: dict[str, Any], text: str = "What is in this picture?") -> dict[str, Any]:
+    """A user message with a text part and one image part."""
+    return {"role": "user", "content": [{"type": "text", "text": text}, {"type": "image", **image}]}

@@ -12,7 +12,7 @@ import pytest_asyncio
 from daemon import Daemon, clean_env, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
 from fakes.bedrock_server import AUTH_RE, FakeBedrock, StreamException, bedrock_error
-from provider_cases import WEATHER_TOOL, rpc_error, user_chat
+from provider_cases import PNG_B64, WEATHER_TOOL, image_message, rpc_error, user_chat
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -387,3 +387,20 @@ async def test_list_models_reads_the_control_plane(fake_bedrock: FakeBedrock) ->
 
 def chat(content: str = "Why is the sky blue?", **extra: Any) -> dict[str, Any]:
     return user_chat("bedrock", content, **extra)
+
+
+async def test_images_become_image_blocks(bedrock: Daemon, fake_bedrock: FakeBedrock) -> None:
+    image = {"data": PNG_B64, "mimeType": "image/png"}
+    await bedrock.request("dspex/chat", {"provider": "bedrock", "messages": [image_message(image)]})
+    assert fake_bedrock.requests[-1].body["messages"][0]["content"] == [
+        {"text": "What is in this picture?"},
+        {"image": {"format": "png", "source": {"bytes": PNG_B64}}},
+    ]
+
+
+async def test_an_unsupported_image_type_is_refused(bedrock: Daemon) -> None:
+    image = {"data": PNG_B64, "mimeType": "image/tiff"}
+    data = await rpc_error(
+        bedrock, "dspex/chat", {"provider": "bedrock", "messages": [image_message(image)]}
+    )
+    assert data["kind"] == "invalid_messages" and "image/tiff" in data["message"]

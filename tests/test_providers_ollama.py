@@ -10,7 +10,7 @@ import pytest_asyncio
 from daemon import Daemon, clean_env, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
 from fakes.ollama_server import FakeOllama, StreamFailure, ollama_error
-from provider_cases import WEATHER_TOOL, rpc_error, user_chat
+from provider_cases import PNG_B64, WEATHER_TOOL, image_message, rpc_error, user_chat
 
 # One fake and one daemon for the module (a daemon takes seconds to start on a loaded
 # machine); each test scripts the fake afresh and reads only its own requests.
@@ -276,3 +276,19 @@ async def test_ollama_host_is_read_as_ollama_reads_it(given: str, expected: str)
     from dspex_server.providers.ollama import normalise_host
 
     assert normalise_host(given) == expected
+
+
+async def test_images_are_sent_as_base64_in_the_message(
+    ollama: Daemon, fake_ollama: FakeOllama
+) -> None:
+    image = {"url": f"data:image/png;base64,{PNG_B64}"}
+    await ollama.request("dspex/chat", {"provider": "ollama", "messages": [image_message(image)]})
+    assert fake_ollama.requests[-1].body["messages"] == [
+        {"role": "user", "content": "What is in this picture?", "images": [PNG_B64]}
+    ]
+
+
+async def test_a_remote_image_url_is_refused(ollama: Daemon) -> None:
+    message = image_message({"url": "https://example.com/cat.png"})
+    data = await rpc_error(ollama, "dspex/chat", {"provider": "ollama", "messages": [message]})
+    assert data["kind"] == "invalid_messages" and "inline" in data["message"]
