@@ -404,3 +404,21 @@ async def test_an_unsupported_image_type_is_refused(bedrock: Daemon) -> None:
         bedrock, "dspex/chat", {"provider": "bedrock", "messages": [image_message(image)]}
     )
     assert data["kind"] == "invalid_messages" and "image/tiff" in data["message"]
+
+
+async def test_a_bedrock_api_key_is_sent_as_a_bearer_token(tmp_path: Path) -> None:
+    token = "ABSKZmFrZS1iZWRyb2NrLWFwaS1rZXk="
+    async with FakeBedrock(bearer_token=token) as fake:
+        env = clean_env(
+            tmp_path,
+            AWS_BEARER_TOKEN_BEDROCK=token,
+            AWS_REGION=fake.region,
+            AWS_ENDPOINT_URL_BEDROCK_RUNTIME=fake.base_url,
+        )
+        async with start_daemon(env) as d:
+            result = await d.request("dspex/chat", chat("hi there"))
+            config = await d.request("dspex/config")
+    assert result["choices"][0]["message"]["content"] == "hi there"
+    assert fake.requests[-1].headers["Authorization"] == f"Bearer {token}"
+    assert fake.signature_failures == []
+    assert token not in str(config)
