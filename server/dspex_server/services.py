@@ -8,6 +8,7 @@ from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
 
 from .config import ConfigStore
 from .pipeline import Pipeline
+from .predict.service import Predictor
 from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .stats import Stats
@@ -22,6 +23,7 @@ class Services:
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
         self.pipeline = Pipeline(self.config, self.registry, self.events)
+        self.predictor = Predictor(self.pipeline)
 
     def secrets(self) -> Iterator[str]:
         """Every secret the daemon knows of, for the log filter."""
