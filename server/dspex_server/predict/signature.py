@@ -6,7 +6,6 @@ fixed set of names): nothing in a signature is ever evaluated as Python.
 
 from __future__ import annotations
 
-import ast
 import keyword
 import re
 from dataclasses import dataclass, field, replace
@@ -291,15 +290,47 @@ class _Parser:
     def literal_value(self) -> Scalar:
         tok = self.next("a literal value")
         if tok.kind == "string":
-            value = ast.literal_eval(tok.text)  # one quoted string token: never code
-            assert isinstance(value, str)
-            return value
+            return _unquote(tok.text)
         if tok.kind == "number":
             number = float(tok.text)
             return int(tok.text) if re.fullmatch(r"-?\d+", tok.text) else number
         if tok.kind == "name" and tok.text in ("True", "False", "true", "false"):
             return tok.text.lower() == "true"
         raise SignatureError(f"a Literal value must be a string, number or bool, not {tok.text!r}")
+
+
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
+
+
+def _unquote(token: str) -> str:
+    """A quoted string token's value (Python's escapes for quotes, \\n, \\t, \\r, \\x, \\u,
+    \\U, as `repr` writes them)."""
+    body, out, i = token[1:-1], [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        code = body[i + 1] if i + 1 < len(body) else ""
+        if code in _ESCAPES:
+            out.append(_ESCAPES[code])
+            i += 2
+        elif code in _HEX_ESCAPES:
+            digits = body[i + 2 : i + 2 + _HEX_ESCAPES[code]]
+            if len(digits) != _HEX_ESCAPES[code] or not all(
+                c in "0123456789abcdefABCDEF" for c in digits
+            ):
+                raise SignatureError(f"bad escape \\{code} in {token}")
+            value = int(digits, 16)
+            if value > 0x10FFFF:
+                raise SignatureError(f"bad escape \\{code} in {token}")
+            out.append(chr(value))
+            i += 2 + len(digits)
+        else:
+            raise SignatureError(f"unknown escape \\{code} in a string")
+    return "".join(out)
 
 
 def _optional(t: TypeExpr | None) -> TypeExpr:
