@@ -212,7 +212,9 @@ def test_arbitrary_text_parses_or_raises_signature_error(text: str) -> None:
 
 @given(signatures(), st.data())
 @settings(max_examples=200, deadline=None)
-def test_mutated_signatures_parse_or_raise_signature_error(sig: Signature, data: st.DataObject) -> None:
+def test_mutated_signatures_parse_or_raise_signature_error(
+    sig: Signature, data: st.DataObject
+) -> None:
     text = format_signature(sig)
     pos = data.draw(st.integers(0, len(text)))
     junk = data.draw(st.sampled_from(["", "[", "]", "'", '"', ",", "->", ":", "|", "\\", "(", "1"]))

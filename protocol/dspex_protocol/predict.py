@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, JsonValue
 
@@ -101,3 +101,9 @@ class PredictResult(WireModel):
         default=None, description="Calls of the signature's tools; outputs are then empty."
     )
     notices: list[str] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """As every result, but `cost` is always there: null until pricing is known."""
+        wire = super().to_wire()
+        wire["cost"] = self.cost
+        return wire
