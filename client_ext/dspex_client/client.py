@@ -9,6 +9,8 @@ import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from dspex_protocol import (
     ChatChunk,
     ChatParams,
@@ -22,7 +24,6 @@ from dspex_protocol import (
     ProvidersResult,
     SignatureSpec,
 )
-from pydantic import BaseModel
 
 from .connection import Connection
 from .errors import DaemonUnavailableError
