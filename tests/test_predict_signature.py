@@ -5,6 +5,9 @@ from __future__ import annotations
 import keyword
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from dspex_protocol import FieldSpec, SignatureSpec
 from dspex_server.predict.model import build_model, json_schema
 from dspex_server.predict.signature import (
@@ -21,8 +24,6 @@ from dspex_server.predict.signature import (
     signature_from_spec,
     signature_to_spec,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 
 def test_string_form_names_inputs_and_outputs() -> None:
