@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dspex_protocol import ChatResult, ErrorKind, Message, PredictStrategy, ToolCall, Usage
 from pydantic import BaseModel, ValidationError
+
+from dspex_protocol import ChatResult, ErrorKind, Message, PredictStrategy, ToolCall, Usage
 
 from ..errors import DspexError
 from .modes import OUTPUT_TOOL, Answer, read_answer

@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from dspex_protocol import (
     ChatParams,
     ChatResult,
@@ -15,7 +17,6 @@ from dspex_protocol import (
     PredictParams,
     PredictResult,
 )
-from pydantic import ValidationError
 
 from ..errors import DspexError
 from ..pipeline import Pipeline

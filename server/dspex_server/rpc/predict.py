@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pygls.exceptions import JsonRpcException
+
 from dspex_protocol import PredictParams
 from dspex_protocol import methods as m
-from pygls.exceptions import JsonRpcException
 
 from ..app import DspexServer
 from ..errors import DspexError, InvalidParams
