@@ -11,6 +11,7 @@ from dspex_protocol import (
     AssistantMessage,
     ChatResult,
     Choice,
+    Demo,
     ErrorKind,
     Message,
     NamedToolChoice,
@@ -30,7 +31,7 @@ from dspex_server.predict.modes import (
 )
 from dspex_server.predict.prompt import build_messages, parse_text
 from dspex_server.predict.repair import RepairPolicy, run_with_repair
-from dspex_server.predict.service import check_inputs, prepare_signature
+from dspex_server.predict.service import check_demos, check_inputs, prepare_signature
 from dspex_server.predict.signature import SignatureError
 from dspex_server.providers.table import PROVIDER_BY_NAME, ProviderSpec
 
@@ -167,6 +168,14 @@ def test_inputs_are_checked_against_the_signature() -> None:
     assert err.value.errors[0]["loc"] == ["inputs", "n"]
     with pytest.raises(SignatureError, match="unknown input 'txt'"):
         check_inputs(sig, {"n": 1, "txt": "t"})
+
+
+def test_demos_may_name_only_the_signatures_fields() -> None:
+    sig = prepare_signature(PredictParams(signature="question -> answer"))
+    check_demos(sig, [Demo(inputs={"question": "1+1"}, outputs={"answer": "2"})])
+    with pytest.raises(SignatureError) as err:
+        check_demos(sig, [Demo(inputs={"question": "1+1"}, outputs={"anser": "2"})])
+    assert err.value.errors[0]["loc"] == ["demos", 0, "outputs", "anser"]
 
 
 def test_chain_of_thought_puts_reasoning_first() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from dspex_protocol import (
     ChatParams,
     ChatResult,
+    Demo,
     Message,
     PredictParams,
     PredictResult,
@@ -72,6 +73,21 @@ def check_inputs(sig: Signature, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in validated.items() if k in inputs or v is not None}
 
 
+def check_demos(sig: Signature, demos: Sequence[Demo]) -> None:
+    """Demos name only the signature's fields (a typo would silently teach the wrong thing)."""
+    for i, demo in enumerate(demos):
+        for side, given, known in (
+            ("inputs", demo.inputs, sig.input_names),
+            ("outputs", demo.outputs, sig.output_names),
+        ):
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                raise SignatureError(
+                    f"demo {i} names unknown {side[:-1]} field {unknown[0]!r}",
+                    ("demos", i, side, unknown[0]),
+                )
+
+
 class Predictor:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -81,6 +97,7 @@ class Predictor:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         sig = prepare_signature(params)
         inputs = check_inputs(sig, params.inputs)
+        check_demos(sig, params.demos or ())
         output_model = build_model("Outputs", sig.outputs)
         schema = json_schema(output_model)
         try:

@@ -12,7 +12,6 @@ from dspex_protocol import methods as m
 
 from ..app import DspexServer
 from ..errors import DspexError, InvalidParams
-from ..predict.signature import SignatureError
 from ..services import Services
 from .base import internal_error, method, parse_params
 
@@ -21,6 +20,8 @@ COMMAND = "dspex.predict"
 
 def register(server: DspexServer, services: Services) -> None:
     async def run(params: PredictParams) -> Any:
+        from ..predict.signature import SignatureError
+
         try:
             return await services.predictor.predict(params)
         except SignatureError as exc:
