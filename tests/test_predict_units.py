@@ -160,6 +160,18 @@ def test_reserved_and_duplicate_tool_names_are_refused() -> None:
         prepare_signature(PredictParams(signature=SEED, tools=[ToolDefinition(name="a")] * 2))
 
 
+def test_tools_declared_in_the_json_form_join_the_params_tools() -> None:
+    signature = {
+        "inputs": [{"name": "q"}],
+        "outputs": [{"name": "answer"}],
+        "tools": [{"name": "search"}],
+    }
+    sig = prepare_signature(
+        PredictParams(signature=signature, tools=[ToolDefinition(name="lookup")])
+    )
+    assert [t.name for t in sig.tools] == ["search", "lookup"]
+
+
 def test_inputs_are_checked_against_the_signature() -> None:
     sig = prepare_signature(PredictParams(signature="n: int, text -> answer"))
     assert check_inputs(sig, {"n": "3", "text": [1]}) == {"n": 3, "text": [1]}
