@@ -23,13 +23,12 @@ from dspex_protocol import (
 from dspex_server.errors import DspexError
 from dspex_server.predict.model import build_model, json_schema, strict_schema
 from dspex_server.predict.modes import (
-    OUTPUT_TOOL,
     prompt_style,
     read_answer,
     request_parts,
     select_strategy,
 )
-from dspex_server.predict.prompt import build_messages, parse_text
+from dspex_server.predict.prompt import OUTPUT_TOOL, build_messages, parse_text
 from dspex_server.predict.repair import RepairPolicy, run_with_repair
 from dspex_server.predict.service import check_demos, check_inputs, prepare_signature
 from dspex_server.predict.signature import SignatureError

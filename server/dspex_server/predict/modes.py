@@ -30,9 +30,8 @@ from dspex_protocol import (
 )
 
 from ..providers.table import ProviderSpec
-from .prompt import Style
+from .prompt import OUTPUT_TOOL, Style
 
-OUTPUT_TOOL = "dspex_output"
 # Wire formats whose native structured output is a forced tool call.
 TOOL_WIRE_FORMATS = frozenset({"anthropic", "bedrock"})
 # Wire formats whose adapters translate `responseFormat: json_schema` natively

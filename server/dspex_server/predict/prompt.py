@@ -19,6 +19,7 @@ from .signature import SigField, Signature, TypeExpr
 
 Style = Literal["text", "json", "tool"]
 COMPLETED = "completed"
+OUTPUT_TOOL = "dspex_output"
 MARKER_RE = re.compile(r"^\s*\[\[ ## (\w+) ## \]\]\s*$", re.MULTILINE)
 
 
@@ -82,7 +83,7 @@ def system_prompt(sig: Signature, style: Style, schema: Mapping[str, Any] | None
             + json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
         )
     else:
-        parts.append("Give the output fields by calling the output tool.")
+        parts.append(f"Give the output fields as the arguments of one call of `{OUTPUT_TOOL}`.")
     parts.append(f"Your objective: {_objective(sig)}")
     return "\n\n".join(parts)
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 from dspex_protocol import ChatResult, ErrorKind, Message, PredictStrategy, ToolCall, Usage
 
 from ..errors import DspexError
-from .modes import OUTPUT_TOOL, Answer, read_answer
-from .prompt import COMPLETED, Style, marker, parse_text
+from .modes import Answer, read_answer
+from .prompt import COMPLETED, OUTPUT_TOOL, Style, marker, parse_text
 from .signature import Signature
 
 MAX_ECHOED_ANSWER_CHARS = 8_000

@@ -22,8 +22,8 @@ from dspex_protocol import (
 from ..errors import DspexError
 from ..pipeline import Pipeline
 from .model import build_model, json_schema, strict_schema
-from .modes import OUTPUT_TOOL, prompt_style, request_parts, select_strategy
-from .prompt import build_messages
+from .modes import prompt_style, request_parts, select_strategy
+from .prompt import OUTPUT_TOOL, build_messages
 from .repair import RepairPolicy, run_with_repair
 from .signature import Signature, SignatureError, input_field, load_signature, output_field
 
