@@ -96,3 +96,10 @@ def test_a_malformed_signature_is_reported(tmp_path: Path) -> None:
     done = dspex(env, "predict", "text sentiment", "-i", "text=x")
     assert done.returncode == 3
     assert "signature" in done.stderr and "->" in done.stderr
+
+
+def test_options_that_do_not_validate_are_a_usage_error(tmp_path: Path) -> None:
+    env = mock_env(tmp_path, json.dumps(VALID))
+    done = dspex(env, "predict", "text -> sentiment", "-i", "text=x", "--max-retries", "99")
+    assert done.returncode == 2
+    assert "max_retries" in done.stderr or "maxRetries" in done.stderr

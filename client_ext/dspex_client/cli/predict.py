@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..client import DspexClient
 from ..errors import DspexError
 from .common import (
@@ -133,12 +135,7 @@ async def predict(args: argparse.Namespace, client: DspexClient) -> int:
     inputs = parse_inputs(args.input, args.input_json)
     if not inputs and not sys.stdin.isatty():
         return await predict_lines(client, signature, opts, max(1, args.concurrency))
-    try:
-        result = await client.predict(signature, inputs, **opts)
-    except DspexError:
-        raise
-    except ValueError as exc:  # the params did not validate on this side
-        raise UsageError(str(exc)) from None
+    result = await client.predict(signature, inputs, **opts)
     if args.json:
         print_json(result.to_wire())
         return EXIT_OK
@@ -180,8 +177,10 @@ async def predict_lines(
                 result = await client.predict(signature, inputs, **opts)
             except DspexError as exc:
                 return _error_line(exc, number)
-            except ValueError as exc:  # the params did not validate on this side
-                return _error_line(str(exc).splitlines()[0], number)
+            except ValidationError as exc:  # the params did not validate on this side
+                first = exc.errors(include_url=False)[0]
+                loc = ".".join(str(p) for p in first["loc"]) or "(params)"
+                return _error_line(f"invalid_params: {loc}: {first['msg']}", number)
         return result.to_wire()
 
     lines = [(n, t) for n, t in enumerate(sys.stdin, 1) if t.strip()]
