@@ -44,7 +44,9 @@ def describe_type(t: TypeExpr | None) -> str:
 def _field_lines(fields: Sequence[SigField]) -> list[str]:
     lines = []
     for i, f in enumerate(fields, 1):
-        line = f"{i}. `{f.name}` ({describe_type(f.type)})"
+        line = f"{i}. `{f.name}`"
+        if f.type is not None and f.type.kind != "any":
+            line += f" ({describe_type(f.type)})"
         if f.description:
             line += f": {f.description}"
         lines.append(line)
