@@ -50,7 +50,17 @@ class TruncatedStream:
     chunks: int = 2
 
 
-Behaviour = Reply | HttpError | Garbage | TruncatedStream
+@dataclass
+class StreamErrorEvent:
+    """Stream `chunks` deltas of `text`, then the provider's in-stream error event
+    (`body` in its own error format), as a 200 response whose stream ends cleanly."""
+
+    body: Any
+    text: str = "partial answer"
+    chunks: int = 0
+
+
+Behaviour = Reply | HttpError | Garbage | TruncatedStream | StreamErrorEvent
 
 
 @dataclass
@@ -127,9 +137,36 @@ class FakeProvider:
     def garbage_response(g: Garbage) -> web.Response:
         return web.Response(status=200, text=g.body, content_type=g.content_type)
 
+    @staticmethod
+    async def open_sse(
+        request: web.Request, headers: dict[str, str] | None = None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                **(headers or {}),
+            }
+        )
+        await response.prepare(request)
+        return response
+
+    @staticmethod
+    def drop_connection(request: web.Request) -> None:
+        """Close the socket mid-response, as a dying server or proxy would."""
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+
     async def sleep(self, seconds: float) -> None:
         if seconds:
             await asyncio.sleep(seconds)
+
+
+def sse_event(data: Any, event: str | None = None) -> bytes:
+    """One Server-Sent Event: an optional `event:` line, then the JSON `data:` line."""
+    head = f"event: {event}\n" if event else ""
+    return (head + "data: " + json.dumps(data) + "\n\n").encode()
 
 
 def split_text(text: str, parts: int = 3) -> list[str]:

@@ -49,12 +49,19 @@ class AdapterRegistry:
 
             assert isinstance(settings, MockSettings)
             return MockAdapter(spec, settings)
+        key, transport = self.config.api_key(spec.name), self.config.settings.http_transport
         if spec.wire_format == "openai_compat":
             from .openai_compat import OpenAICompatAdapter
 
-            return OpenAICompatAdapter(
-                spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
-            )
+            return OpenAICompatAdapter(spec, settings, key, transport)
+        if spec.wire_format == "anthropic":
+            from .anthropic import AnthropicAdapter
+
+            return AnthropicAdapter(spec, settings, key, transport)
+        if spec.wire_format == "gemini":
+            from .gemini import GeminiAdapter
+
+            return GeminiAdapter(spec, settings, key, transport)
         from dspex_protocol import ErrorKind
 
         raise DspexError(
