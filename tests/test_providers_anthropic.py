@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from daemon import Daemon, start_daemon
+import pytest_asyncio
+from daemon import Daemon, clean_env, start_daemon
 from fakes.anthropic_server import REQUEST_ID, FakeAnthropic, anthropic_error
 from fakes.base import Garbage, HttpError, Reply, StreamErrorEvent, TruncatedStream
 from provider_checks import (
@@ -23,10 +24,20 @@ from pygls.exceptions import JsonRpcException
 P = "anthropic"
 
 
-@pytest.fixture
+# One fake and one daemon serve the whole module (starting a daemon costs seconds); each
+# test starts from an empty script and request log.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def fake() -> AsyncIterator[FakeAnthropic]:
     async with FakeAnthropic() as fake:
         yield fake
+
+
+@pytest.fixture(autouse=True)
+def fresh_fake(fake: FakeAnthropic) -> None:
+    fake.reset()
 
 
 def anthropic_env(
@@ -39,8 +50,9 @@ def anthropic_env(
     }
 
 
-@pytest.fixture
-async def d(env: dict[str, str], fake: FakeAnthropic) -> AsyncIterator[Daemon]:
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def d(tmp_path_factory: pytest.TempPathFactory, fake: FakeAnthropic) -> AsyncIterator[Daemon]:
+    env = clean_env(tmp_path_factory.mktemp("daemon"))
     async with start_daemon(anthropic_env(env, fake)) as daemon:
         yield daemon
 

@@ -89,6 +89,11 @@ class FakeProvider:
     def routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
 
+    def reset(self) -> None:
+        """Forget the script and the recorded requests (a fake shared between tests)."""
+        self.script.clear()
+        self.requests.clear()
+
     def queue(self, *behaviours: Behaviour) -> None:
         self.script.extend(behaviours)
 
