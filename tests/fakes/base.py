@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 
 @dataclass
@@ -67,7 +68,7 @@ Behaviour = Reply | HttpError | Garbage | TruncatedStream | StreamErrorEvent
 class Recorded:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # case-insensitive, as HTTP header names are
     body: Any
 
 
@@ -106,7 +107,9 @@ class FakeProvider:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        self.requests.append(
+            Recorded(request.method, request.path, CIMultiDict(request.headers), body)
+        )
         return body
 
     async def start(self) -> FakeProvider:
