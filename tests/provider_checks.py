@@ -7,6 +7,10 @@ from typing import Any
 
 import pytest
 from daemon import Daemon
+from dspex_server.config import ConfigStore
+from dspex_server.providers.base import ModelListing
+from dspex_server.providers.registry import AdapterRegistry
+from fakes.base import FakeProvider, Garbage, TruncatedStream
 from pygls.exceptions import JsonRpcException
 
 _tokens = itertools.count(1)
@@ -59,3 +63,47 @@ async def embed_error(d: Daemon, **params: Any) -> dict[str, Any]:
     data = info.value.data
     assert isinstance(data, dict), info.value
     return data
+
+
+# Checks every wire format must pass; each adapter's test module calls them with its fake.
+
+
+async def check_truncated_stream_is_interrupted(
+    d: Daemon, fake: FakeProvider, provider: str
+) -> None:
+    """A stream cut after some text returns that text, finishReason interrupted, and why."""
+    fake.queue(TruncatedStream(text="partial answer that never ends", chunks=2))
+    result, partials = await stream_chat(d, provider)
+    assert result["choices"][0]["finishReason"] == "interrupted"
+    assert result["choices"][0]["message"]["content"] == streamed_text(partials) != ""
+    assert result["error"]["kind"] == "network_error"
+
+
+async def check_cut_before_text_is_network_error(
+    d: Daemon, fake: FakeProvider, provider: str
+) -> None:
+    fake.queue(TruncatedStream(chunks=0))
+    token = f"cut-{next(_tokens)}"
+    with pytest.raises(JsonRpcException) as info:
+        await chat(d, provider, partialResultToken=token)
+    assert info.value.data["kind"] == "network_error"
+    assert d.partials[token] == []
+
+
+async def check_malformed_bodies_are_invalid_responses(
+    d: Daemon, fake: FakeProvider, provider: str, wrong_shape: str
+) -> None:
+    """Not JSON at all, and JSON that lacks what the format promises."""
+    fake.queue(Garbage())
+    assert (await chat_error(d, provider))["kind"] == "invalid_response"
+    fake.queue(Garbage(body=wrong_shape, content_type="application/json"))
+    assert (await chat_error(d, provider))["kind"] == "invalid_response"
+
+
+async def list_models_of(env: dict[str, str], provider: str) -> list[ModelListing]:
+    """An adapter's live model list, in-process (no JSON-RPC method is this area's)."""
+    registry = AdapterRegistry(ConfigStore(env))
+    try:
+        return await (await registry.get(provider)).list_models()
+    finally:
+        await registry.aclose()

@@ -9,12 +9,16 @@ import pytest
 import pytest_asyncio
 from daemon import Daemon, clean_env, start_daemon
 from fakes.anthropic_server import REQUEST_ID, FakeAnthropic, anthropic_error
-from fakes.base import Garbage, HttpError, Reply, StreamErrorEvent, TruncatedStream
+from fakes.base import HttpError, Reply, StreamErrorEvent
 from provider_checks import (
     WEATHER_CALL,
     WEATHER_TOOL,
     chat,
     chat_error,
+    check_cut_before_text_is_network_error,
+    check_malformed_bodies_are_invalid_responses,
+    check_truncated_stream_is_interrupted,
+    list_models_of,
     stream_chat,
     streamed_text,
     streamed_tool_fragments,
@@ -336,45 +340,28 @@ async def test_error_event_after_text_returns_interrupted_partial(
 async def test_truncated_stream_returns_partial_text_interrupted(
     d: Daemon, fake: FakeAnthropic
 ) -> None:
-    fake.queue(TruncatedStream(text="partial answer that never ends", chunks=2))
-    result, partials = await stream_chat(d, P)
-    assert result["choices"][0]["finishReason"] == "interrupted"
-    assert result["choices"][0]["message"]["content"] == streamed_text(partials) != ""
-    assert result["error"]["kind"] == "network_error"
+    await check_truncated_stream_is_interrupted(d, fake, P)
 
 
 async def test_truncated_stream_before_any_text_is_a_network_error(
     d: Daemon, fake: FakeAnthropic
 ) -> None:
-    fake.queue(TruncatedStream(chunks=0))
-    with pytest.raises(JsonRpcException) as info:
-        await chat(d, P, partialResultToken="cut")
-    assert info.value.data["kind"] == "network_error"
+    await check_cut_before_text_is_network_error(d, fake, P)
 
 
 async def test_malformed_body_is_an_invalid_response(d: Daemon, fake: FakeAnthropic) -> None:
-    fake.queue(Garbage())
-    assert (await chat_error(d, P))["kind"] == "invalid_response"
-    fake.queue(Garbage(body='{"id": "msg_1", "type": "message"}', content_type="application/json"))
-    assert (await chat_error(d, P))["kind"] == "invalid_response"
+    await check_malformed_bodies_are_invalid_responses(
+        d, fake, P, '{"id": "msg_1", "type": "message"}'
+    )
 
 
 async def test_list_models_follows_pages(
     env: dict[str, str], fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dspex_server.config import ConfigStore
     from dspex_server.providers import anthropic
-    from dspex_server.providers.anthropic import AnthropicAdapter
-    from dspex_server.providers.registry import AdapterRegistry
 
     monkeypatch.setattr(anthropic, "MODELS_PAGE_LIMIT", 2)
-    registry = AdapterRegistry(ConfigStore(anthropic_env(env, fake)))
-    try:
-        adapter = await registry.get(P)
-        assert isinstance(adapter, AnthropicAdapter)
-        models = await adapter.list_models()
-    finally:
-        await registry.aclose()
+    models = await list_models_of(anthropic_env(env, fake), P)
     assert [(m.id, m.display_name) for m in models] == list(FakeAnthropic.model_ids)
     assert len(fake.requests) == 2  # two pages
     assert all(r.headers["anthropic-version"] == "2023-06-01" for r in fake.requests)

@@ -8,14 +8,18 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from daemon import Daemon, clean_env, start_daemon
-from fakes.base import Garbage, HttpError, Reply, StreamErrorEvent, TruncatedStream
+from fakes.base import Garbage, HttpError, Reply, StreamErrorEvent
 from fakes.gemini_server import FAKE_SIGNATURE, FakeGemini, fake_vector, gemini_error
 from provider_checks import (
     WEATHER_CALL,
     WEATHER_TOOL,
     chat,
     chat_error,
+    check_cut_before_text_is_network_error,
+    check_malformed_bodies_are_invalid_responses,
+    check_truncated_stream_is_interrupted,
     embed_error,
+    list_models_of,
     stream_chat,
     streamed_text,
     streamed_tool_fragments,
@@ -416,42 +420,26 @@ async def test_error_chunk_in_stream_before_text_fails_the_request(
 async def test_truncated_stream_returns_partial_text_interrupted(
     d: Daemon, fake: FakeGemini
 ) -> None:
-    fake.queue(TruncatedStream(text="partial answer that never ends", chunks=2))
-    result, partials = await stream_chat(d, P)
-    assert result["choices"][0]["finishReason"] == "interrupted"
-    assert result["choices"][0]["message"]["content"] == streamed_text(partials) != ""
-    assert result["error"]["kind"] == "network_error"
+    await check_truncated_stream_is_interrupted(d, fake, P)
 
 
 async def test_truncated_stream_before_any_text_is_a_network_error(
     d: Daemon, fake: FakeGemini
 ) -> None:
-    fake.queue(TruncatedStream(chunks=0))
-    with pytest.raises(JsonRpcException) as info:
-        await chat(d, P, partialResultToken="cut")
-    assert info.value.data["kind"] == "network_error"
+    await check_cut_before_text_is_network_error(d, fake, P)
 
 
 async def test_malformed_body_is_an_invalid_response(d: Daemon, fake: FakeGemini) -> None:
-    fake.queue(Garbage())
-    assert (await chat_error(d, P))["kind"] == "invalid_response"
-    fake.queue(Garbage(body='{"candidates": "nope"}', content_type="application/json"))
-    assert (await chat_error(d, P))["kind"] == "invalid_response"
+    await check_malformed_bodies_are_invalid_responses(d, fake, P, '{"candidates": "nope"}')
 
 
 async def test_list_models_follows_pages(
     env: dict[str, str], fake: FakeGemini, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dspex_server.config import ConfigStore
     from dspex_server.providers import gemini
-    from dspex_server.providers.registry import AdapterRegistry
 
     monkeypatch.setattr(gemini, "MODELS_PAGE_SIZE", 2)
-    registry = AdapterRegistry(ConfigStore(gemini_env(env, fake)))
-    try:
-        models = await (await registry.get(P)).list_models()
-    finally:
-        await registry.aclose()
+    models = await list_models_of(gemini_env(env, fake), P)
     assert [m.id for m in models] == [m[0] for m in FakeGemini.models_listed]
     assert models[0].context_window == 1048576
     assert models[0].max_output_tokens == 65536

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from .base import (
     FakeProvider,
-    Garbage,
     HttpError,
     Reply,
     StreamErrorEvent,
@@ -89,10 +88,9 @@ class FakeAnthropic(FakeProvider):
                 anthropic_error(400, "invalid_request_error", "max_tokens: Field required")
             )
         behaviour = self.next_behaviour(Reply(text=self._echo(body)))
-        if isinstance(behaviour, HttpError):
-            return self.error_response(behaviour)
-        if isinstance(behaviour, Garbage):
-            return self.garbage_response(behaviour)
+        canned = self.canned(behaviour)
+        if canned is not None:
+            return canned
         if isinstance(behaviour, TruncatedStream | StreamErrorEvent):
             return await self.broken_stream(request, body, behaviour)
         await self.sleep(behaviour.delay_s)
@@ -248,16 +246,14 @@ class FakeAnthropic(FakeProvider):
         body: dict[str, Any],
         behaviour: TruncatedStream | StreamErrorEvent,
     ) -> web.StreamResponse:
-        response = await self.open_sse(request, {"request-id": REQUEST_ID})
         pieces = split_text(behaviour.text, 6)[: behaviour.chunks]
-        events = self._start_events(body, Reply())
+        head = self._start_events(body, Reply())
         if pieces:
-            events += self._text_events(0, pieces)
-        for event in events:
-            await response.write(event)
-        if isinstance(behaviour, TruncatedStream):
-            self.drop_connection(request)
-            return response
-        await response.write(sse_event(behaviour.body, "error"))
-        await response.write_eof()
-        return response
+            head += self._text_events(0, pieces)
+        return await self.broken_sse(
+            request,
+            behaviour,
+            head,
+            lambda body: sse_event(body, "error"),
+            {"request-id": REQUEST_ID},
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,6 +158,34 @@ class FakeProvider:
             }
         )
         await response.prepare(request)
+        return response
+
+    def canned(self, behaviour: Behaviour) -> web.Response | None:
+        """The answer to an HttpError or Garbage behaviour; None for the format to render."""
+        if isinstance(behaviour, HttpError):
+            return self.error_response(behaviour)
+        if isinstance(behaviour, Garbage):
+            return self.garbage_response(behaviour)
+        return None
+
+    async def broken_sse(
+        self,
+        request: web.Request,
+        behaviour: TruncatedStream | StreamErrorEvent,
+        head: list[bytes],
+        error_event: Callable[[Any], bytes],
+        headers: dict[str, str] | None = None,
+    ) -> web.StreamResponse:
+        """Send the `head` events, then drop the connection (TruncatedStream) or send the
+        format's error event and end the stream cleanly (StreamErrorEvent)."""
+        response = await self.open_sse(request, headers)
+        for event in head:
+            await response.write(event)
+        if isinstance(behaviour, TruncatedStream):
+            self.drop_connection(request)
+            return response
+        await response.write(error_event(behaviour.body))
+        await response.write_eof()
         return response
 
     @staticmethod

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from .base import (
     FakeProvider,
-    Garbage,
     HttpError,
     Reply,
     StreamErrorEvent,
@@ -114,10 +113,9 @@ class FakeGemini(FakeProvider):
         if verb not in ("generateContent", "streamGenerateContent"):
             return self.error_response(gemini_error(404, "NOT_FOUND", f"unknown method {verb}"))
         behaviour = self.next_behaviour(Reply(text=self._echo(body)))
-        if isinstance(behaviour, HttpError):
-            return self.error_response(behaviour)
-        if isinstance(behaviour, Garbage):
-            return self.garbage_response(behaviour)
+        canned = self.canned(behaviour)
+        if canned is not None:
+            return canned
         if isinstance(behaviour, TruncatedStream | StreamErrorEvent):
             return await self.broken_stream(request, model, behaviour)
         await self.sleep(behaviour.delay_s)
@@ -226,14 +224,8 @@ class FakeGemini(FakeProvider):
     async def broken_stream(
         self, request: web.Request, model: str, behaviour: TruncatedStream | StreamErrorEvent
     ) -> web.StreamResponse:
-        response = await self.open_sse(request)
-        for piece in split_text(behaviour.text, 6)[: behaviour.chunks]:
-            await response.write(
-                sse_event(self._chunk(model, [{"text": piece}], self._usage(Reply())))
-            )
-        if isinstance(behaviour, TruncatedStream):
-            self.drop_connection(request)
-            return response
-        await response.write(sse_event(behaviour.body))
-        await response.write_eof()
-        return response
+        head = [
+            sse_event(self._chunk(model, [{"text": piece}], self._usage(Reply())))
+            for piece in split_text(behaviour.text, 6)[: behaviour.chunks]
+        ]
+        return await self.broken_sse(request, behaviour, head, sse_event)

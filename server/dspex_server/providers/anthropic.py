@@ -33,7 +33,6 @@ STOP_REASONS: dict[str, FinishReason] = {
     "refusal": "content_filter",
 }
 MODELS_PAGE_LIMIT = 1000
-MODELS_MAX_PAGES = 20
 
 
 def parse_usage(raw: Any) -> Usage | None:
@@ -140,27 +139,26 @@ class AnthropicAdapter(HttpAdapter):
             raise self.stream_cut(request.model, "message_stop")
 
     async def list_models(self) -> list[ModelListing]:
-        models: list[ModelListing] = []
-        after: str | None = None
-        for _ in range(MODELS_MAX_PAGES):
-            query = f"?limit={MODELS_PAGE_LIMIT}" + (f"&after_id={after}" if after else "")
-            payload = await self.get_json("/v1/models" + query, self.headers())
-            data = payload.get("data") if isinstance(payload, dict) else None
-            if not isinstance(data, list):
-                raise self.invalid("the models list has no data array", "")
-            models += [
-                ModelListing(
-                    id=str(item["id"]),
-                    owned_by="anthropic",
-                    display_name=_str(item.get("display_name")),
-                )
-                for item in data
-                if isinstance(item, dict) and "id" in item
-            ]
-            after = _str(payload.get("last_id"))
-            if not payload.get("has_more") or not after:
-                break
-        return models
+        def after(page: dict[str, Any]) -> str | None:
+            last = page.get("last_id")
+            return (
+                f"?limit={MODELS_PAGE_LIMIT}&after_id={last}"
+                if page.get("has_more") and last
+                else None
+            )
+
+        items = await self.get_pages(
+            "/v1/models", "data", self.headers(), f"?limit={MODELS_PAGE_LIMIT}", after
+        )
+        return [
+            ModelListing(
+                id=str(item["id"]),
+                owned_by="anthropic",
+                display_name=_str(item.get("display_name")),
+            )
+            for item in items
+            if "id" in item
+        ]
 
 
 class _StreamParser:

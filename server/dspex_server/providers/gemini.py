@@ -59,7 +59,6 @@ EMBED_BATCH_LIMIT = 100  # requests per :batchEmbedContents call
 EMBED_TASK_TYPES = {"query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT"}
 SIGNATURE_CACHE_SIZE = 4096
 MODELS_PAGE_SIZE = 1000
-MODELS_MAX_PAGES = 20
 _VERSIONED = re.compile(r"/v1(alpha|beta)?\d*$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
@@ -286,19 +285,14 @@ class GeminiAdapter(HttpAdapter):
         return one
 
     async def list_models(self) -> list[ModelListing]:
-        models: list[ModelListing] = []
-        token: str | None = None
-        for _ in range(MODELS_MAX_PAGES):
-            query = f"?pageSize={MODELS_PAGE_SIZE}" + (f"&pageToken={token}" if token else "")
-            payload = await self.get_json("/models" + query, self.headers())
-            items = payload.get("models") if isinstance(payload, dict) else None
-            if not isinstance(items, list):
-                raise self.invalid("the models list has no models array", "")
-            models += [self._listing(item) for item in items if isinstance(item, dict)]
-            token = _str(payload.get("nextPageToken"))
-            if not token:
-                break
-        return models
+        def following(page: dict[str, Any]) -> str | None:
+            token = page.get("nextPageToken")
+            return f"?pageSize={MODELS_PAGE_SIZE}&pageToken={token}" if token else None
+
+        items = await self.get_pages(
+            "/models", "models", self.headers(), f"?pageSize={MODELS_PAGE_SIZE}", following
+        )
+        return [self._listing(item) for item in items]
 
     @staticmethod
     def _listing(item: dict[str, Any]) -> ModelListing:

@@ -7,7 +7,7 @@ import contextlib
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -241,6 +241,30 @@ class HttpAdapter(Adapter):
         if response.status_code >= 400:
             raise self.status_error(response, body, model)
         return decode_json(body, self.name, model)
+
+    async def get_pages(
+        self,
+        path: str,
+        list_key: str,
+        headers: dict[str, str],
+        first_query: str,
+        next_query: Callable[[dict[str, Any]], str | None],
+        max_pages: int = 20,
+    ) -> list[dict[str, Any]]:
+        """The items of a paginated list endpoint (models lists), following its cursor:
+        `next_query(page)` gives the next page's query string, or None at the end."""
+        items: list[dict[str, Any]] = []
+        query: str | None = first_query
+        for _ in range(max_pages):
+            if query is None:
+                break
+            payload = await self.get_json(path + query, headers)
+            page = payload.get(list_key) if isinstance(payload, dict) else None
+            if not isinstance(page, list):
+                raise self.invalid(f"the list at {path} has no {list_key!r} array", "")
+            items += [item for item in page if isinstance(item, dict)]
+            query = next_query(payload)
+        return items
 
     @contextlib.asynccontextmanager
     async def open_stream(
