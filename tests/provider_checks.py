@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from daemon import Daemon
+from fakes.base import FakeProvider, Garbage, TruncatedStream
+from pygls.exceptions import JsonRpcException
+
 from dspex_server.config import ConfigStore
 from dspex_server.providers.base import ModelListing
 from dspex_server.providers.registry import AdapterRegistry
-from fakes.base import FakeProvider, Garbage, TruncatedStream
-from pygls.exceptions import JsonRpcException
 
 _tokens = itertools.count(1)
 

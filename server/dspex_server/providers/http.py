@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
+
 from dspex_protocol import ErrorKind
 
 from ..errors import DspexError
@@ -266,6 +267,25 @@ class HttpAdapter(Adapter):
             query = next_query(payload)
         return items
 
+    async def sse_events(self, response: httpx.Response, model: str) -> AsyncIterator[Any]:
+        """Server-sent events of a streaming response; a 200 that is not an event stream
+        (an HTML page from a proxy, a JSON body) is an invalid response, not a network error."""
+        from httpx_sse import EventSource
+
+        content_type = response.headers.get("content-type", "")
+        if "text/event-stream" not in content_type:
+            with self.transport_errors(model):
+                body = await response.aread()
+            snippet = body[:120].decode("utf-8", "replace").strip()
+            raise DspexError(
+                ErrorKind.INVALID_RESPONSE,
+                f"expected an event stream, got {content_type or 'no content type'}: {snippet!r}",
+                provider=self.name,
+                model=model,
+            )
+        async for event in EventSource(response).aiter_sse():
+            yield event
+
     @contextlib.asynccontextmanager
     async def open_stream(
         self,
@@ -299,10 +319,8 @@ class HttpAdapter(Adapter):
     async def sse_json(self, response: httpx.Response, model: str) -> AsyncIterator[Any]:
         """The JSON payloads of a Server-Sent Events stream, in order. An event whose
         data is not JSON is an invalid response; transport failures map as usual."""
-        from httpx_sse import EventSource
-
         with self.transport_errors(model):
-            async for sse in EventSource(response).aiter_sse():
+            async for sse in self.sse_events(response, model):
                 if not sse.data.strip():
                     continue
                 yield decode_json(sse.data.encode(), self.name, model, "stream event")
