@@ -99,6 +99,10 @@ async def check_malformed_bodies_are_invalid_responses(
     assert (await chat_error(d, provider))["kind"] == "invalid_response"
     fake.queue(Garbage(body=wrong_shape, content_type="application/json"))
     assert (await chat_error(d, provider))["kind"] == "invalid_response"
+    # A streamed request answered by a proxy's HTML page: no event stream at all.
+    fake.queue(Garbage())
+    data = await chat_error(d, provider, partialResultToken=f"garbage-{next(_tokens)}")
+    assert data["kind"] == "invalid_response"
 
 
 async def list_models_of(env: dict[str, str], provider: str) -> list[ModelListing]:
