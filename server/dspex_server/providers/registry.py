@@ -49,11 +49,13 @@ class AdapterRegistry:
 
             assert isinstance(settings, MockSettings)
             return MockAdapter(spec, settings)
-        key, transport = self.config.api_key(spec.name), self.config.settings.http_transport
         if spec.wire_format == "openai_compat":
             from .openai_compat import OpenAICompatAdapter
 
-            return OpenAICompatAdapter(spec, settings, key, transport)
+            return OpenAICompatAdapter(
+                spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
+            )
+        key, transport = self.config.api_key(spec.name), self.config.settings.http_transport
         if spec.wire_format == "anthropic":
             from .anthropic import AnthropicAdapter
 
