@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
 
+from .analytics import Analytics
 from .config import ConfigStore
 from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
@@ -22,6 +23,7 @@ class Services:
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
         self.pipeline = Pipeline(self.config, self.registry, self.events)
+        self.analytics = Analytics(self.config, self.pipeline, self.events)
 
     def secrets(self) -> Iterator[str]:
         """Every secret the daemon knows of, for the log filter."""
@@ -57,4 +59,5 @@ class Services:
         return ConfigResult(config=config, sources=self.config.sources())
 
     async def aclose(self) -> None:
+        self.analytics.close()
         await self.registry.aclose()

@@ -9,9 +9,9 @@ from ..app import DspexServer
 from ..logs import setup_logging
 from ..providers.table import PROVIDERS
 from ..services import Services
-from . import core
+from . import analytics, core
 
-REGISTRARS = (core.register,)
+REGISTRARS = (core.register, analytics.register)
 
 
 def build_server(services: Services | None = None) -> tuple[DspexServer, Services]:
