@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from lsprotocol import types
+
 from dspex_protocol import ChatChunk, ChatParams, EmbedParams
 from dspex_protocol import methods as m
-from lsprotocol import types
 
 from ..app import DspexServer
 from ..errors import DspexError
