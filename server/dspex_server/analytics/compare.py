@@ -175,7 +175,7 @@ def compare_success(xp: Namespace, ga: Group, gb: Group, opts: CompareOptions) -
             confidence,
             test,
         )
-    better = "a_better" if test.rate_a > test.rate_b else "b_better"
+    better: Verdict = "a_better" if test.rate_a > test.rate_b else "b_better"
     name = ga.name if better == "a_better" else gb.name
     return SuccessComparison(
         better,
@@ -225,7 +225,7 @@ def _ranking(xp: Namespace, groups: Sequence[Group], opts: CompareOptions) -> li
                 samples=n,
                 sufficient=n >= opts.min_samples,
                 mean_latency_ms=float(xp.mean(lat)) if n else None,
-                success_rate=(g.successes / g.requests) if g.requests else None,
+                success_rate=(g.successes or 0) / g.requests if g.requests else None,
                 mean_cost=float(xp.mean(costs)) if costs.shape[0] else None,
             )
         )

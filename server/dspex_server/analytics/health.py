@@ -37,6 +37,9 @@ Z_LIMIT = 3.0
 MIN_ERROR_WINDOW = 5
 MAX_ANOMALIES = 50
 DEGRADED_BELOW = 0.9
+# With auto-switch on, an unhealthy provider gets no traffic and so could never show that
+# it recovered: every PROBE_EVERY-th request for it is let through as a probe.
+PROBE_EVERY = 10
 
 
 @dataclass
@@ -135,7 +138,8 @@ class HealthMonitor:
         self.store = store
         self.breaker_state: BreakerState = lambda _provider: None
         self.anomalies: dict[str, deque[AnomalyRecord]] = {}
-        self._active: dict[str, set[str]] = {}
+        self._active: dict[str, set[Cause]] = {}
+        self._switched: dict[str, int] = {}
         store.listeners.append(self.on_request)
 
     def assess(self, provider: str) -> Assessment:
@@ -153,7 +157,7 @@ class HealthMonitor:
     def on_request(self, provider: str, event: RequestEvent) -> None:
         """After each finished request: record anomalies that have just begun."""
         result = self.assess(provider)
-        before = self._active.get(provider, set())
+        before: set[Cause] = self._active.get(provider, set())
         now = set(result.active)
         for cause in result.active:
             if cause in before:
@@ -183,6 +187,11 @@ class HealthMonitor:
             return None
         current = self.assess(provider)
         if current.status != "unhealthy":
+            self._switched.pop(provider, None)
+            return None
+        switched = self._switched.get(provider, 0) + 1
+        self._switched[provider] = switched
+        if switched % PROBE_EVERY == 0:
             return None
         needs = {"chat"}
         if params.tools:
