@@ -1,10 +1,11 @@
 """Sample store, health assessment, anomaly detection and auto-switch routing, in-process
-(the daemon-level latency shift is in test_analytics_daemon_health.py)."""
+(the daemon-level latency shift is in test_analytics_autoswitch.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from dspex_protocol import ChatParams, ErrorKind, Usage
 from dspex_server.analytics.health import PROBE_EVERY, HealthMonitor, assess
 from dspex_server.analytics.samples import RECENT, ProviderAggregate, Ring, SampleStore, Welford

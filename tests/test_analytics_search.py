@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from analytics_support import NAMESPACES, host, load_namespace
+
 from dspex_server.analytics.backend import AnalyticsInputError
 from dspex_server.analytics.index import IndexStore, VectorIndex
 from dspex_server.analytics.similarity import (

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 from analytics_support import NAMESPACES, host, load_namespace
+from scipy import special, stats
+
 from dspex_server.analytics import distributions as dist
 from dspex_server.analytics.backend import AnalyticsInputError, namespace
 from dspex_server.analytics.compare import CompareOptions, Group, compare
@@ -19,7 +21,6 @@ from dspex_server.analytics.significance import (
     welch_ttest,
 )
 from dspex_server.analytics.stats import percentiles, performance
-from scipy import special, stats
 
 RNG = np.random.default_rng(20261125)
 
