@@ -175,3 +175,28 @@ def test_route_lets_a_probe_through_and_never_targets_the_mock() -> None:
         mon.store.on_event(stop_event("openai", 10.0, ok=False))
     assert mon.assess("openai").status == "unhealthy"
     assert mon.route(CHAT, "openai", "gpt-4o-mini") is None  # the mock is no fallback
+
+
+async def test_heavy_work_runs_on_the_analytics_executor_not_the_loop() -> None:
+    import threading
+
+    from dspex_protocol.analytics import PerformanceParams
+    from dspex_server.services import Services
+
+    services = Services(ConfigStore({"DSPEX_CONFIG": "/nonexistent.toml"}))
+    try:
+        name = await services.analytics.run(lambda: threading.current_thread().name)
+        assert name.startswith("dspex-analytics") and name != threading.current_thread().name
+        r = await services.analytics.performance(PerformanceParams(samples=[1.0, 2.0, 3.0]))
+        assert r.mean == 2.0 and r.backend == "numpy"
+    finally:
+        await services.aclose()
+
+
+def test_costs_on_events_reach_the_window() -> None:
+    store = SampleStore(lambda: 10)
+    event = stop_event("p", 5.0)
+    event.cost = 0.25  # type: ignore[attr-defined]  # the cost engine's field, once it exists
+    store.on_event(event)
+    snap = store.snapshot("p")
+    assert snap is not None and snap.costs == [0.25]

@@ -143,12 +143,12 @@ class HealthMonitor:
         store.listeners.append(self.on_request)
 
     def assess(self, provider: str) -> Assessment:
-        snap = self.store.snapshot(provider)
+        requests, successes = self.store.counts(provider)
         return assess(
             provider,
             self.store.aggregates.get(provider),
-            snap.requests if snap else 0,
-            snap.successes if snap else 0,
+            requests,
+            successes,
             self.config.settings.analytics,
             self.breaker_state(provider),
             self.config.configured(provider),

@@ -49,6 +49,10 @@ class Ring:
         self._start = (self._start + 1) % size
         return evicted
 
+    def total(self) -> float:
+        """Sum of the held values (unfilled slots are zero), without copying them."""
+        return float(sum(self._data))
+
     def values(self) -> list[float]:
         end = self._start + self._len
         if end <= len(self._data):
@@ -178,7 +182,10 @@ class SampleStore:
         usage = event.usage
         if ok and latency is not None and latency > 0 and usage and usage.completion_tokens > 0:
             tps = usage.completion_tokens / (latency / 1000.0)
-        cost = getattr(event, "cost", None)  # set by the cost engine where it exists
+        # Set by the cost engine where it exists (not part of RequestEvent yet).
+        cost = getattr(event, "cost", None)
+        if cost is None:
+            cost = getattr(event, "cost_usd", None)
         if not ok:
             agg.failures += 1
         elif latency is not None:
@@ -200,6 +207,13 @@ class SampleStore:
     def snapshot(self, provider: str, model: str | None = None) -> WindowSnapshot | None:
         window = self.windows.get((provider, model))
         return window.snapshot() if window is not None else None
+
+    def counts(self, provider: str) -> tuple[int, int]:
+        """(requests, successes) in the provider's window: cheap, for every request."""
+        window = self.windows.get((provider, None))
+        if window is None:
+            return 0, 0
+        return len(window.success), round(window.success.total())
 
     def models(self, provider: str) -> list[str]:
         return sorted(m for p, m in self.windows if p == provider and m is not None)
