@@ -213,3 +213,34 @@ async def test_backend_cupy_without_a_gpu_is_a_clear_error(env: dict[str, str]) 
         with pytest.raises(JsonRpcException) as err:
             await d.request("dspex/analytics/performance", {"samples": [1.0]})
     assert err.value.code == -32602 and "CuPy" in str(err.value.data)
+
+
+async def test_compare_of_stored_windows_by_model(daemon: Daemon) -> None:
+    for model in ("mock-1", "mock-2"):
+        for i in range(6):
+            await daemon.request(
+                "dspex/chat",
+                {
+                    "provider": "mock",
+                    "model": model,
+                    "messages": [{"role": "user", "content": f"{i}"}],
+                },
+            )
+    r = await daemon.request(
+        "dspex/analytics/compare",
+        {
+            "targets": [
+                {"provider": "mock", "model": "mock-1"},
+                {"provider": "mock", "model": "mock-2"},
+            ],
+            "minSamples": 5,
+            "resamples": 200,
+        },
+    )
+    (pair,) = r["pairs"]
+    assert (pair["a"], pair["b"]) == ("mock/mock-1", "mock/mock-2")
+    assert pair["latency"]["verdict"] != "insufficient_data"
+    assert pair["latency"]["welch"]["pValue"] >= 0 and "bootstrapCi" in pair["latency"]
+    assert pair["success"]["test"] == {"rateA": 1.0, "rateB": 1.0, "z": 0.0, "pValue": 1.0}
+    assert {x["name"] for x in r["rankings"]} == {"mock/mock-1", "mock/mock-2"}
+    assert r["minSamples"] == 5 and r["recommendation"] in ("mock/mock-1", "mock/mock-2")
