@@ -19,9 +19,7 @@ class ProviderInfo(WireModel):
     name: str
     configured: bool
     wire_format: WireFormat
-    default_model: str | None = Field(
-        default=None, description="None for a provider that does not chat (local embeddings)."
-    )
+    default_model: str | None = None
     default_embedding_model: str | None = None
     base_url: str | None = None
     capabilities: list[str] = Field(default_factory=list)

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
 
+from .analytics import Analytics
 from .config import ConfigStore
 from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
@@ -29,6 +30,7 @@ class Services:
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
         self.pipeline = Pipeline(self.config, self.registry, self.events)
+        self.analytics = Analytics(self.config, self.pipeline, self.events)
 
     @cached_property
     def predictor(self) -> Predictor:
@@ -76,4 +78,5 @@ class Services:
         return ConfigResult(config=config, sources=self.config.sources())
 
     async def aclose(self) -> None:
+        self.analytics.close()
         await self.registry.aclose()

@@ -55,19 +55,24 @@ class AdapterRegistry:
             return OpenAICompatAdapter(
                 spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
             )
+        key, transport = self.config.api_key(spec.name), self.config.settings.http_transport
+        if spec.wire_format == "anthropic":
+            from .anthropic import AnthropicAdapter
+
+            return AnthropicAdapter(spec, settings, key, transport)
+        if spec.wire_format == "gemini":
+            from .gemini import GeminiAdapter
+
+            return GeminiAdapter(spec, settings, key, transport)
         if spec.wire_format == "ollama":
             from .ollama import OllamaAdapter
 
-            return OllamaAdapter(
-                spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
-            )
+            return OllamaAdapter(spec, settings, key, transport)
         if spec.wire_format == "bedrock":
             from .bedrock import BedrockAdapter
 
             assert isinstance(settings, BedrockSettings)
-            return BedrockAdapter(
-                spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
-            )
+            return BedrockAdapter(spec, settings, key, transport)
         if spec.wire_format == "local":
             from .local import LocalAdapter
 
