@@ -11,6 +11,13 @@ export function fmt(n: number, digits = 0): string {
   return n.toFixed(digits);
 }
 
+/** An axis label: integers as such, small values with two significant digits. */
+export function tick(v: number): string {
+  if (v === 0) return "0";
+  if (Math.abs(v) < 1) return String(Number(v.toPrecision(2)));
+  return fmt(v, Number.isInteger(v) ? 0 : 1);
+}
+
 const PALETTE = ["var(--vscode-charts-blue)", "var(--vscode-charts-orange)", "var(--vscode-charts-green)", "var(--vscode-charts-purple)", "var(--vscode-charts-red)", "var(--vscode-charts-yellow)"];
 
 export function seriesColor(i: number): string {
@@ -39,7 +46,7 @@ function axes(width: number, height: number, yMax: number, unit: string): string
   const ticks = [0, 0.5, 1].map((f) => {
     const y = y0 - f * (y0 - PAD.top);
     return `<line class="grid" x1="${x0}" x2="${width - PAD.right}" y1="${y}" y2="${y}"/>` +
-      `<text class="tick" x="${x0 - 4}" y="${y + 3}" text-anchor="end">${esc(fmt(yMax * f, yMax * f < 10 && f > 0 ? 1 : 0))}${esc(unit)}</text>`;
+      `<text class="tick" x="${x0 - 4}" y="${y + 3}" text-anchor="end">${esc(tick(yMax * f))}${esc(unit)}</text>`;
   });
   return ticks.join("") + `<line class="axis" x1="${x0}" x2="${x0}" y1="${PAD.top}" y2="${y0}"/><line class="axis" x1="${x0}" x2="${width - PAD.right}" y1="${y0}" y2="${y0}"/>`;
 }

@@ -58,6 +58,8 @@ export class Daemon implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<DaemonState>();
   readonly onDidChangeState = this.stateEmitter.event;
   state: DaemonState = "stopped";
+  /** How the daemon's config spells `telemetry`, learnt from `dspex/config` (absent: don't send). */
+  private telemetryShape: boolean | "object" = false;
   private installTerminal: vscode.Terminal | undefined;
   private disposables: vscode.Disposable[] = [];
 
@@ -101,13 +103,22 @@ export class Daemon implements vscode.Disposable {
   async rebuildPayload(): Promise<void> {
     const keys = await this.keys.all();
     for (const k of Object.values(keys)) this.redactor.add(k);
-    const { payload, warnings } = buildDaemonSettings({ settings: readSettings(), keys, knownProviders: this.knownProviders() });
+    const { payload, warnings } = buildDaemonSettings({ settings: readSettings(), keys, knownProviders: this.knownProviders(), daemonHasTelemetry: this.telemetryShape });
     for (const w of warnings) this.log.info(`settings: ${w}`);
     this.payload = payload;
   }
 
   /** Sends the current settings (and keys) to the running daemon. */
   async pushSettings(): Promise<void> {
+    if (this.client?.state === State.Running && this.has("dspex/config")) {
+      try {
+        const cfg = await this.client.sendRequest<any>("dspex/config", {});
+        const t = cfg?.config?.telemetry;
+        this.telemetryShape = typeof t === "boolean" ? true : t && typeof t === "object" && "enabled" in t ? "object" : false;
+      } catch {
+        /* keep the previous guess */
+      }
+    }
     await this.rebuildPayload();
     if (this.client?.state === State.Running) {
       this.log.info(`settings sent to the daemon: ${JSON.stringify(redactPayload(this.payload))}`);

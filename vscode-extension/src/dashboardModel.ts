@@ -51,6 +51,7 @@ function latencySection(d: DashboardData, names: string[]): string {
     const perf = d.performance[name];
     const theirs = perf?.ok && Array.isArray(perf.value?.samples) ? (perf.value.samples as unknown[]).map(num).filter(Number.isFinite) : [];
     const values = theirs.length ? theirs : d.samples.latencies(name);
+    if (!values.length) return "";
     return `<figure>${histogramChart(`${name} latency distribution`, histogram(values, 12), "ms", seriesColor(i))}<figcaption>${esc(name)} latency (${values.length} samples)</figcaption></figure>`;
   });
   return section("Latency distribution", charts.join("") || `<p class="muted">No requests yet: start a chat.</p>`);
@@ -174,7 +175,7 @@ export function renderDashboard(d: DashboardData): string {
     section("p50 / p95 over time", overTime(d, names)) +
     latencySection(d, names) +
     section("Success rate", barChart("success rate per provider", rates.map((r) => ({ ...r, value: Number.isFinite(r.value) ? r.value * 100 : NaN })), "%", { max: 100 })) +
-    section("Cost", barChart("cost per provider (USD)", costs(d, names), "$")) +
+    section("Cost (USD)", barChart("cost per provider (USD)", costs(d, names), "")) +
     healthSection(d, names, rates) +
     comparison(d, bars) +
     `</div>`;

@@ -102,7 +102,9 @@ test("chat on the mock provider, and partial results stream on the token", async
   assert.equal(plain.provider, "mock");
 
   const chunks: any[] = [];
-  const sub = d.conn.onProgress(new ProgressType<any>(), "tok-1", (v) => chunks.push(v));
+  const sub = d.conn.onProgress(new ProgressType<any>(), "tok-1", (v) => {
+    chunks.push(v);
+  });
   const result: any = await d.conn.sendRequest("dspex/chat", { provider: "mock", messages: user(text), partialResultToken: "tok-1" });
   sub.dispose();
   assert.equal(result.choices[0].message.content, text);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Transcript } from "../../src/chatModel";
-import { barChart, esc, histogramChart, lineChart, niceMax } from "../../src/charts";
+import { barChart, esc, histogramChart, lineChart, niceMax, tick } from "../../src/charts";
 import { buildDaemonSettings, chatOptions, DEFAULT_SETTINGS, installCommand, redactPayload, resolveServerCommand, whichIn, type ExtensionSettings } from "../../src/config";
 import { renderDashboard, type DashboardData } from "../../src/dashboardModel";
 import { describeError, isCancelled, isMethodNotFound, needsApiKey } from "../../src/errors";
@@ -126,6 +126,7 @@ test("charts are SVG with escaped labels and theme colours", () => {
   assert.match(lineChart("l", []), /no data yet/);
   assert.equal(esc(`"&'`), "&quot;&amp;&#39;");
   assert.deepEqual([niceMax(0), niceMax(3), niceMax(120), niceMax(1000)], [1, 5, 200, 1000]);
+  assert.deepEqual([tick(0), tick(0.05), tick(2.5), tick(100), tick(25000)], ["0", "0.05", "2.5", "100", "25.0k"]);
 });
 
 function data(over: Partial<DashboardData> = {}): DashboardData {
