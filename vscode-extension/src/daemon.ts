@@ -149,8 +149,15 @@ export class Daemon implements vscode.Disposable {
     return file ? undefined : `The daemon command '${cmd.command}' was not found.`;
   }
 
-  async start(): Promise<void> {
-    if (this.state === "starting") return;
+  private startChain: Promise<void> = Promise.resolve();
+
+  /** (Re)starts the daemon; calls made while a start is under way run after it, in order. */
+  start(): Promise<void> {
+    this.startChain = this.startChain.then(() => this.startNow()).catch((err) => this.log.error(`start: ${(err as Error)?.message ?? err}`));
+    return this.startChain;
+  }
+
+  private async startNow(): Promise<void> {
     await this.stop();
     this.setState("starting");
     const settings = readSettings();

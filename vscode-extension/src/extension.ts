@@ -23,6 +23,8 @@ export interface DspexApi {
 export async function activate(context: vscode.ExtensionContext): Promise<DspexApi> {
   const redactor = new Redactor();
   const log = new RedactingChannel(vscode.window.createOutputChannel("DSPex", { log: true }), redactor);
+  const traceSetting = () => vscode.workspace.getConfiguration("dspex").get<string>("trace.server", "off") !== "off";
+  log.setTrace(traceSetting());
   const keys = new KeyStore(context.secrets, context.globalState);
   const daemon = new Daemon(log, redactor, keys);
   const samples = new SampleLog();
@@ -33,6 +35,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<DspexA
   context.subscriptions.push(log, daemon, status);
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration("dspex.trace.server")) log.setTrace(traceSetting());
       if (e.affectsConfiguration("dspex.daemon")) {
         log.info("daemon settings changed; restarting the daemon");
         void daemon.start();

@@ -10,16 +10,28 @@ export class RedactingChannel implements vscode.LogOutputChannel {
   readonly name: string;
   private copy = "";
 
+  private readonly levelEmitter = new vscode.EventEmitter<vscode.LogLevel>();
+  readonly onDidChangeLogLevel = this.levelEmitter.event;
+  private traceForced = false;
+
   constructor(private readonly inner: vscode.LogOutputChannel, private readonly redactor: Redactor) {
     this.name = inner.name;
+    inner.onDidChangeLogLevel(() => this.levelEmitter.fire(this.logLevel));
+  }
+
+  /**
+   * vscode-languageclient traces the JSON-RPC traffic only when the channel's log level is
+   * Trace. `dspex.trace.server` (messages/verbose) turns that on without the user changing
+   * the channel's level; the trace lines then go out at info level, redacted like the rest.
+   */
+  setTrace(on: boolean): void {
+    if (on === this.traceForced) return;
+    this.traceForced = on;
+    this.levelEmitter.fire(this.logLevel);
   }
 
   get logLevel(): vscode.LogLevel {
-    return this.inner.logLevel;
-  }
-
-  get onDidChangeLogLevel(): vscode.Event<vscode.LogLevel> {
-    return this.inner.onDidChangeLogLevel;
+    return this.traceForced ? vscode.LogLevel.Trace : this.inner.logLevel;
   }
 
   private line(level: string, message: string | Error, args: unknown[]): string {
@@ -31,7 +43,9 @@ export class RedactingChannel implements vscode.LogOutputChannel {
   }
 
   trace(message: string, ...args: unknown[]): void {
-    this.inner.trace(this.line("trace", message, args));
+    const v = this.line("trace", message, args);
+    if (this.traceForced) this.inner.info(`[trace] ${v}`);
+    else this.inner.trace(v);
   }
 
   debug(message: string, ...args: unknown[]): void {
@@ -84,6 +98,7 @@ export class RedactingChannel implements vscode.LogOutputChannel {
   }
 
   dispose(): void {
+    this.levelEmitter.dispose();
     this.inner.dispose();
   }
 

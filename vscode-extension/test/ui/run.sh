@@ -21,11 +21,17 @@ cat > "$WS/.vscode/settings.json" <<JSON
   "dspex.daemon.pythonPath": "$PY",
   "dspex.provider": "mock",
   "dspex.providerSettings": { "mock": { "chunkSize": 4 } },
-  "workbench.startupEditor": "none",
+  "workbench.startupEditor": "none"
+}
+JSON
+mkdir -p "$RUN/ud/User"
+cat > "$RUN/ud/User/settings.json" <<JSON
+{
   "security.workspace.trust.enabled": false,
   "telemetry.telemetryLevel": "off",
   "extensions.autoCheckUpdates": false,
-  "extensions.autoUpdate": false
+  "extensions.autoUpdate": false,
+  "chat.disableAIFeatures": true
 }
 JSON
 printf 'def add(a, b):\n    return a + b\n' > "$WS/sample.py"
@@ -40,7 +46,7 @@ env "${unset_args[@]}" DSPEX_CONFIG="$RUN/dspex-config.toml" \
   --user-data-dir "$RUN/ud" --extensions-dir "$RUN/ext" --vscode-option enable-smoke-test-driver \
   >"$RUN/server.log" 2>&1 </dev/null &
 PGID=$!
-cleanup() { kill -- -"$PGID" 2>/dev/null || true; }
+cleanup() { kill -- -"$PGID" 2>/dev/null || true; }  # the whole process group (file watchers too)
 trap cleanup EXIT
 for _ in $(seq 90); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 1; done
 curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" || { echo "ui: code-server did not start"; tail -20 "$RUN/server.log"; exit 1; }
@@ -53,4 +59,5 @@ rc=$?
 set -e
 [ -f "$WS/.ui/summary.json" ] && cp "$WS/.ui/summary.json" "$EXT/.ui-summary.json" || echo '{"passed":0,"failed":1}' > "$EXT/.ui-summary.json"
 [ $rc -eq 0 ] || { echo "ui: failed (rc=$rc); code-server log tail:"; tail -15 "$RUN/server.log"; echo "final screenshot: $RUN/final.png"; }
+[ $rc -ne 0 ] || { cleanup; sleep 1; rm -rf "$RUN"; }
 exit $rc

@@ -35,6 +35,8 @@ async function serve(page, stop) {
           const file = path.join(shots, req.name);
           await page.screenshot({ path: file });
           res.file = file;
+        } else if (req.action === "find") {
+          await page.getByText(req.text).first().waitFor({ state: "visible", timeout: 10000 });
         } else {
           let frame;
           for (let i = 0; i < 100 && !frame; i++) {
@@ -48,6 +50,7 @@ async function serve(page, stop) {
         }
       } catch (e) {
         res = { error: String(e && e.message ? e.message : e) };
+        await page.screenshot({ path: path.join(UI, `error-${id}.png`) }).catch(() => {});
       }
       console.log(`ui request ${id}: ${JSON.stringify(req).slice(0, 120)} -> ${JSON.stringify(res)}`);
       fs.writeFileSync(path.join(UI, `res-${id}.json`), JSON.stringify(res));

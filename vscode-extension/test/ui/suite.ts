@@ -124,6 +124,10 @@ const tests: Test[] = [
   }],
 
   ["a key set with the command reaches the daemon and never the log", async (api) => {
+    // With the client's verbose trace on, every message (the settings with the key too)
+    // is written to the output channel: the redactor must catch it.
+    await vscode.workspace.getConfiguration("dspex").update("trace.server", "verbose", vscode.ConfigurationTarget.Workspace);
+    await sleep(300);
     const ok = await vscode.commands.executeCommand("dspex.setApiKey", "openai", KEY);
     assert.equal(ok, true);
     const cfg = await api.daemon.request<any>("dspex/config", {});
@@ -133,7 +137,10 @@ const tests: Test[] = [
     const settingsJson = vscode.workspace.workspaceFolders ? readFileSync(join(vscode.workspace.workspaceFolders[0].uri.fsPath, ".vscode/settings.json"), "utf8") : "";
     assert.ok(!settingsJson.includes(KEY), "not in settings.json");
     assert.ok(api.log.text().length > 0);
+    await until("the trace of the settings notification", () => api.log.text().includes("workspace/didChangeConfiguration"), 5000);
+    assert.match(api.log.text(), /"apiKey": ?"<redacted>"/, "the traced settings show the key redacted");
     assert.ok(!api.log.text().includes(KEY), "not in the output channel");
+    await vscode.workspace.getConfiguration("dspex").update("trace.server", undefined, vscode.ConfigurationTarget.Workspace);
     // A daemon restart gets the key again through initializationOptions.
   }],
 
@@ -171,6 +178,26 @@ const tests: Test[] = [
     const cfg = await api.daemon.request<any>("dspex/config", {});
     assert.equal(cfg.config.providers.openai?.apiKey, "<redacted>", "the key came back with the restart");
     assert.match(api.log.text(), /restarting it/);
+  }],
+
+  ["a missing daemon gets a clear message with a fix-it action", async (api) => {
+    const cfg = vscode.workspace.getConfiguration("dspex");
+    const python = cfg.get<string>("daemon.pythonPath");
+    await cfg.update("daemon.pythonPath", "/nonexistent/bin/python3", vscode.ConfigurationTarget.Workspace);
+    try {
+      await until("the not-installed state", () => api.daemon.state === "not-installed", 20_000);
+      await until("the status bar to say so", () => api.status.item.text.includes("not installed"), 5000);
+      // Toasts may go straight to the notification centre in a test window: open it.
+      await vscode.commands.executeCommand("notifications.showList");
+      const seen = await ui({ action: "find", text: "Install with pip" });
+      assert.ok(seen.skipped || seen.ok, "the notification offers 'Install with pip'");
+      await ui({ action: "screenshot", name: "vscode-not-installed.png" });
+      await vscode.commands.executeCommand("notifications.clearAll");
+      await vscode.commands.executeCommand("notifications.hideList");
+    } finally {
+      await cfg.update("daemon.pythonPath", python, vscode.ConfigurationTarget.Workspace);
+    }
+    await until("the daemon to be back", () => api.daemon.state === "running", 30_000);
   }],
 
   ["the analytics dashboard draws charts", async (api) => {
