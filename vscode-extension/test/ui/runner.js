@@ -53,7 +53,9 @@ async function serve(page, stop) {
         await page.screenshot({ path: path.join(UI, `error-${id}.png`) }).catch(() => {});
       }
       console.log(`ui request ${id}: ${JSON.stringify(req).slice(0, 120)} -> ${JSON.stringify(res)}`);
-      fs.writeFileSync(path.join(UI, `res-${id}.json`), JSON.stringify(res));
+      // Written then renamed, so that the suite never reads half a file.
+      fs.writeFileSync(path.join(UI, `res-${id}.tmp`), JSON.stringify(res));
+      fs.renameSync(path.join(UI, `res-${id}.tmp`), path.join(UI, `res-${id}.json`));
     }
     await new Promise((r) => setTimeout(r, 100));
   }

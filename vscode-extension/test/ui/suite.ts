@@ -4,7 +4,7 @@
 // runner through files in <workspace>/.ui/ (see test/ui/runner.js).
 
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as vscode from "vscode";
 import type { DspexApi } from "../../src/extension";
@@ -23,7 +23,8 @@ async function ui(action: Record<string, unknown>, timeoutMs = 20_000): Promise<
   const dir = uiDir();
   if (!dir) return { skipped: true };
   const id = ++seq;
-  writeFileSync(join(dir, `req-${id}.json`), JSON.stringify(action));
+  writeFileSync(join(dir, `req-${id}.tmp`), JSON.stringify(action));
+  renameSync(join(dir, `req-${id}.tmp`), join(dir, `req-${id}.json`));
   const res = join(dir, `res-${id}.json`);
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
