@@ -22,6 +22,7 @@ export interface ChatResultLike {
   model?: string;
   latencyMs?: number;
   notices?: string[] | null;
+  cost?: { total?: number } | number | null;
 }
 
 export class Transcript {
@@ -66,6 +67,8 @@ export class Transcript {
     const parts = [[result.provider, result.model].filter(Boolean).join("/")];
     if (typeof result.latencyMs === "number") parts.push(`${Math.round(result.latencyMs)} ms`);
     if (result.usage?.totalTokens !== undefined) parts.push(`${result.usage.totalTokens} tokens`);
+    const cost = typeof result.cost === "number" ? result.cost : result.cost?.total;
+    if (typeof cost === "number" && cost > 0) parts.push(`$${cost.toFixed(cost < 0.01 ? 5 : 3)}`);
     if (result.notices?.length) parts.push(...result.notices);
     last.meta = parts.filter(Boolean).join(" · ");
     return last;

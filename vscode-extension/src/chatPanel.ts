@@ -101,7 +101,7 @@ export class ChatPanel implements vscode.Disposable {
       const result = await this.daemon.request<ChatResultLike>("dspex/chat", { messages, ...options, partialResultToken: token }, cancel.token);
       const turn = this.transcript.finish(result);
       this.post({ type: "final", turn });
-      this.samples.add({ at: Date.now(), provider: result.provider ?? String(options.provider ?? "?"), model: result.model ?? "", latencyMs: result.latencyMs ?? Date.now() - t0, ok: true, cost: (result as any).cost?.totalUsd ?? (typeof (result as any).cost === "number" ? (result as any).cost : undefined) });
+      this.samples.add({ at: Date.now(), provider: result.provider ?? String(options.provider ?? "?"), model: result.model ?? "", latencyMs: result.latencyMs ?? Date.now() - t0, ok: true, cost: costOf(result) });
     } catch (err) {
       if (isCancelled(err)) {
         this.transcript.stop();
@@ -230,3 +230,11 @@ stop.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
 document.getElementById('clear').addEventListener('click', () => vscode.postMessage({ type: 'clear' }));
 vscode.postMessage({ type: 'ready' });
 `;
+
+/** A chat result's cost in USD: `cost: {total}` (null when the price is unknown). */
+function costOf(result: unknown): number | undefined {
+  const c = (result as { cost?: unknown } | null)?.cost;
+  if (typeof c === "number") return c;
+  const total = (c as { total?: unknown } | null)?.total;
+  return typeof total === "number" ? total : undefined;
+}

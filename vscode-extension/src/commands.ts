@@ -64,7 +64,6 @@ export async function predictSelection(c: Ctx, signatureArg?: string, textArg?: 
     if (!signature) return undefined;
   }
   const options = chatOptions(readSettings());
-  delete options.temperature;
   try {
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `DSPex: predicting ${signature}`, cancellable: true },
@@ -115,7 +114,15 @@ export async function selectModel(c: Ctx, providerArg?: string, modelArg?: strin
     const listed = await c.daemon.optional<any>("dspex/models/list", { provider });
     const models = listed.ok ? (Array.isArray(listed.value) ? listed.value : listed.value?.models ?? []) : [];
     if (models.length) {
-      const items = models.map((m: any) => (typeof m === "string" ? { label: m } : { label: String(m.id ?? m.name ?? m.model), description: [m.contextWindow ? `${m.contextWindow} ctx` : "", m.inputCostPerMtok !== undefined ? `$${m.inputCostPerMtok}/Mtok in` : ""].filter(Boolean).join(" · ") }));
+      const items = models.map((m: any) =>
+        typeof m === "string"
+          ? { label: m }
+          : {
+              label: String(m.id ?? m.name ?? m.model),
+              description: [m.default ? "default" : "", m.contextWindow ? `${m.contextWindow.toLocaleString()} tokens context` : "", m.pricing?.inputPerMtok !== undefined ? `$${m.pricing.inputPerMtok}/$${m.pricing.outputPerMtok ?? 0} per Mtok` : "", m.local ? "local" : ""].filter(Boolean).join(" · "),
+              detail: Array.isArray(m.capabilities) && m.capabilities.length ? m.capabilities.join(", ") : undefined,
+            },
+      );
       const pick = await vscode.window.showQuickPick([{ label: "(provider default)", description: defaultModel ?? "" }, ...items], { title: `DSPex: Select Model for ${provider}` });
       if (!pick) return;
       model = pick.label === "(provider default)" ? "" : pick.label;
@@ -172,12 +179,16 @@ export async function showSessions(c: Ctx): Promise<void> {
     void vscode.window.showInformationMessage("DSPex: no sessions.");
     return;
   }
-  const items = sessions.map((s) => ({
-    label: String(s.name ?? s.sessionId ?? s.id),
-    id: String(s.sessionId ?? s.id),
-    description: [s.provider, s.model].filter(Boolean).join("/"),
-    detail: [s.messageCount !== undefined ? `${s.messageCount} messages` : "", s.totalTokens !== undefined ? `${s.totalTokens} tokens` : "", s.costUsd !== undefined ? `$${Number(s.costUsd).toFixed(4)}` : ""].filter(Boolean).join(" · "),
-  }));
+  const items = sessions.map((s) => {
+    const tokens = s.usage?.totalTokens ?? s.totalTokens;
+    const cost = s.cost?.total ?? s.costUsd;
+    return {
+      label: String(s.title ?? s.name ?? s.sessionId ?? s.id),
+      id: String(s.sessionId ?? s.id),
+      description: [s.provider, s.model].filter(Boolean).join("/") + (s.busy ? " · busy" : ""),
+      detail: [s.messageCount !== undefined ? `${s.messageCount} messages` : "", tokens !== undefined ? `${tokens} tokens` : "", typeof cost === "number" ? `$${cost.toFixed(4)}` : "", s.lastActiveAt ? `last active ${new Date(s.lastActiveAt).toLocaleString()}` : ""].filter(Boolean).join(" · "),
+    };
+  });
   const pick = await vscode.window.showQuickPick(items, { title: "DSPex: Sessions" });
   if (!pick) return;
   const hist = await c.daemon.optional<any>("dspex/session/history", { sessionId: pick.id });

@@ -7,11 +7,12 @@ import type { SampleLog } from "./stats";
 import { makeNonce, page } from "./webviewHtml";
 
 export async function collectAnalytics(daemon: Daemon, samples: SampleLog, history: DashboardData["history"]): Promise<DashboardData> {
-  const [providers, stats, compare, health] = await Promise.all([
+  const [providers, stats, compare, health, cost] = await Promise.all([
     daemon.optional("dspex/providers", {}),
     daemon.optional("dspex/stats", {}),
     daemon.optional("dspex/analytics/compare", {}),
     daemon.optional("dspex/analytics/health", {}),
+    daemon.optional("dspex/cost", {}),
   ]);
   const names = new Set<string>(samples.providers());
   if (providers.ok) for (const [n, p] of entries(providers.value)) if (p.configured) names.add(n);
@@ -26,7 +27,7 @@ export async function collectAnalytics(daemon: Daemon, samples: SampleLog, histo
       if (h.length > 200) h.splice(0, h.length - 200);
     }
   }
-  return { providers, stats, compare, health, performance, samples, history, generatedAt: Date.now() };
+  return { providers, stats, compare, health, cost, performance, samples, history, generatedAt: Date.now() };
 }
 
 export class Dashboard implements vscode.Disposable {

@@ -14,6 +14,8 @@ export interface DashboardData {
   performance: Record<string, Fetched<any>>;
   compare: Fetched<any>;
   health: Fetched<any>;
+  /** `dspex/cost`: `{total, byProvider: {name: {total, requests}}, ...}` */
+  cost?: Fetched<any>;
   samples: SampleLog;
   /** earlier performance answers, for p50/p95 over time: provider → [{at, p50, p95}] */
   history: Record<string, { at: number; p50: number; p95: number }[]>;
@@ -61,9 +63,10 @@ function percentilesTable(d: DashboardData, names: string[]): { rows: string; ba
   const bars: BarDatum[] = [];
   const rows = names.map((name, i) => {
     const perf = d.performance[name];
-    const p = perf?.ok ? (perf.value as Obj) : undefined;
+    const statsLatency = d.stats.ok ? new Map(entries(d.stats.value)).get(name)?.latencyMs : undefined;
+    const p = perf?.ok && Number.isFinite(pick(perf.value, "p50")) ? (perf.value as Obj) : Number.isFinite(pick(statsLatency, "p50")) ? (statsLatency as Obj) : undefined;
     const local = summarize(d.samples.latencies(name));
-    const src = p && Number.isFinite(pick(p, "p50")) ? "daemon" : "this window";
+    const src = p ? "daemon" : "this window";
     const count = p ? pick(p, "count") : local.count;
     const p50 = p ? pick(p, "p50") : local.p50;
     const p95 = p ? pick(p, "p95") : local.p95;
@@ -94,7 +97,8 @@ function successRates(d: DashboardData, names: string[]): BarDatum[] {
     const s = byName.get(name);
     const made = pick(s, "requestsMade", "requests", "total");
     const ok = pick(s, "requestsSuccessful", "successes", "ok");
-    const rate = pick(s, "successRate");
+    const perf = d.performance[name];
+    const rate = Number.isFinite(pick(s, "successRate")) ? pick(s, "successRate") : perf?.ok ? pick(perf.value, "successRate") : NaN;
     const value = Number.isFinite(rate) ? rate : made > 0 && Number.isFinite(ok) ? ok / made : d.samples.successRate(name);
     return { label: name, value, color: seriesColor(i) };
   });
@@ -102,8 +106,10 @@ function successRates(d: DashboardData, names: string[]): BarDatum[] {
 
 function costs(d: DashboardData, names: string[]): BarDatum[] {
   const stats = d.stats.ok ? new Map(entries(d.stats.value)) : new Map<string, Obj>();
+  const byProvider: Obj = d.cost?.ok ? (d.cost.value as Obj)?.byProvider ?? {} : {};
   return names.map((name, i) => {
-    let value = pick(stats.get(name), "costUsd", "totalCost", "cost");
+    let value = pick(byProvider[name], "total");
+    if (!Number.isFinite(value)) value = pick(stats.get(name), "costUsd", "totalCost", "cost");
     if (!Number.isFinite(value)) {
       const mine = d.samples.all().filter((s) => s.provider === name && typeof s.cost === "number");
       value = mine.length ? mine.reduce((a, s) => a + (s.cost ?? 0), 0) : 0;
@@ -119,11 +125,13 @@ function healthSection(d: DashboardData, names: string[], rates: BarDatum[]): st
     const score = pick(h, "score", "healthScore", "health");
     const status = h ? String(h.status ?? (h.healthy === false ? "unhealthy" : h.healthy === true ? "healthy" : "")) : "";
     const anomalies = Array.isArray(h?.anomalies) ? h!.anomalies.length : NaN;
+    const circuit = d.stats.ok ? new Map(entries(d.stats.value)).get(name)?.circuit?.state : h?.breaker;
+    const active = Array.isArray(h?.active) && h!.active.length ? ` (${h!.active.join(", ")})` : "";
     const value = Number.isFinite(score) ? (score > 1 ? score / 100 : score) : rates[i]?.value ?? NaN;
-    return `<tr><td>${esc(name)}</td><td>${gauge(`${name} health`, value)}</td><td>${esc(status || (Number.isFinite(value) ? "from success rate" : "unknown"))}</td><td>${Number.isFinite(anomalies) ? anomalies : "–"}</td></tr>`;
+    return `<tr><td>${esc(name)}</td><td>${gauge(`${name} health`, value)}</td><td>${esc((status || (Number.isFinite(value) ? "from success rate" : "unknown")) + active)}</td><td>${esc(circuit ?? "–")}</td><td>${Number.isFinite(anomalies) ? anomalies : "–"}</td></tr>`;
   });
   const note = d.health.ok ? "" : `<p class="muted">${d.health.missing ? "The daemon has no health analytics yet (dspex/analytics/health); showing the success rate." : esc(d.health.error ?? "")}</p>`;
-  return section("Health", `<table><thead><tr><th>provider</th><th>health</th><th>status</th><th>anomalies</th></tr></thead><tbody>${rows.join("")}</tbody></table>${note}`);
+  return section("Health", `<table><thead><tr><th>provider</th><th>health</th><th>status</th><th>circuit</th><th>anomalies</th></tr></thead><tbody>${rows.join("")}</tbody></table>${note}`);
 }
 
 /** The comparison/recommendation: the daemon's when present, else the fastest by p50 here. */
@@ -131,16 +139,29 @@ function comparison(d: DashboardData, bars: BarDatum[]): string {
   if (d.compare.ok) {
     const c = d.compare.value as Obj;
     const rec = c.recommendation ?? c.recommended ?? c.best ?? c.winner;
-    const recText = rec && typeof rec === "object" ? (rec.provider ?? rec.name ?? JSON.stringify(rec)) + (rec.reason ? ` — ${rec.reason}` : "") : rec;
-    const ranked = entries(c.ranking ?? c.providers ?? c.results ?? [], "");
-    const rankBars = ranked.map(([name, v], i) => ({ label: name, value: pick(v, "p50", "meanMs", "mean", "score"), color: seriesColor(i) }));
-    const sig = c.significant !== undefined ? `<p>Difference significant: <b>${esc(c.significant)}</b>${c.pValue !== undefined ? ` (p = ${esc(fmt(num(c.pValue), 4))})` : ""}</p>` : "";
-    return section("Comparison", `<p class="rec">Recommended: <b>${esc(recText ?? "–")}</b></p>${sig}${rankBars.length ? barChart("comparison", rankBars, "") : ""}`);
+    const reason = rec && typeof rec === "object" ? rec.reason : c.reason;
+    const recName = rec && typeof rec === "object" ? rec.provider ?? rec.name ?? JSON.stringify(rec) : rec;
+    const recText = recName ? `${recName}${reason ? ` — ${reason}` : ""}` : `none${reason ? ` — ${reason}` : ""}`;
+    const ranked = entries(c.rankings ?? c.ranking ?? c.providers ?? c.results ?? [], "");
+    const rankBars = ranked.map(([name, v], i) => ({ label: name, value: pick(v, "meanLatencyMs", "p50", "meanMs", "mean", "score"), color: seriesColor(i), note: v.sufficient === false ? "not enough samples" : undefined }));
+    const confident = typeof c.confident === "boolean" ? `<p class="muted">${c.confident ? "Statistically confident." : "Not confident yet (too few samples or no significant difference)."}</p>` : "";
+    const pairs = Array.isArray(c.pairs) && c.pairs.length
+      ? `<table><thead><tr><th>pair</th><th>latency</th><th>success</th><th>cost</th></tr></thead><tbody>${c.pairs.slice(0, 10).map((p: Obj) => `<tr><td>${esc(p.a)} vs ${esc(p.b)}</td><td title="${esc(p.latency?.reason ?? "")}">${esc(verdict(p.latency?.verdict, p.a, p.b))}</td><td title="${esc(p.success?.reason ?? "")}">${esc(verdict(p.success?.verdict, p.a, p.b))}</td><td title="${esc(p.cost?.reason ?? "")}">${esc(verdict(p.cost?.verdict, p.a, p.b))}</td></tr>`).join("")}</tbody></table>`
+      : "";
+    return section("Comparison", `<p class="rec">Recommended: <b>${esc(recText)}</b></p>${confident}${rankBars.length ? barChart("mean latency by rank (ms)", rankBars, "ms") : ""}${pairs}`);
   }
   const ranked = bars.filter((b) => Number.isFinite(b.value)).sort((a, b) => a.value - b.value);
   const text = ranked.length ? `Fastest here by median latency: <b>${esc(ranked[0].label)}</b> (${fmt(ranked[0].value, 1)} ms)` : "Not enough data to compare yet.";
   const note = d.compare.missing ? `<p class="muted">The daemon's statistical comparison (dspex/analytics/compare) is not available; this ranking is by the median of this window's requests.</p>` : "";
   return section("Comparison", `<p class="rec">${text}</p>${note}`);
+}
+
+function verdict(v: unknown, a: string, b: string): string {
+  if (v === "a_better") return `${a} better`;
+  if (v === "b_better") return `${b} better`;
+  if (v === "no_significant_difference") return "no significant difference";
+  if (v === "insufficient_data") return "not enough data";
+  return v ? String(v) : "–";
 }
 
 function section(title: string, body: string): string {

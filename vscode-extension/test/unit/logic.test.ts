@@ -155,18 +155,34 @@ test("the dashboard draws charts from this window's samples when analytics are m
 });
 
 test("the dashboard uses the daemon's analytics when present", () => {
+  // The shapes of the analytics, stats and cost branches' wire models.
   const html = renderDashboard(
     data({
-      performance: { mock: { ok: true, value: { count: 42, mean: 12, p50: 11, p95: 30, p99: 40, stabilityScore: 0.9 } } },
-      compare: { ok: true, value: { recommendation: { provider: "mock", reason: "fastest" }, ranking: [{ provider: "mock", p50: 11 }] } },
-      health: { ok: true, value: { providers: [{ provider: "mock", status: "healthy", score: 0.99, anomalies: [] }] } },
-      stats: { ok: true, value: { providers: { mock: { requestsMade: 10, requestsSuccessful: 9 } } } },
+      performance: { mock: { ok: true, value: { source: "window", provider: "mock", count: 42, mean: 12, p50: 11, p95: 30, p99: 40, stabilityScore: 0.9, successRate: 0.95, backend: "numpy" } } },
+      compare: {
+        ok: true,
+        value: {
+          pairs: [{ a: "mock", b: "openai", latency: { verdict: "a_better", reason: "Welch p<0.01" }, success: { verdict: "no_significant_difference", reason: "" }, cost: { verdict: "insufficient_data", reason: "" } }],
+          rankings: [{ rank: 1, name: "mock", samples: 42, sufficient: true, meanLatencyMs: 12 }, { rank: 2, name: "openai", samples: 40, sufficient: true, meanLatencyMs: 300 }],
+          recommendation: "mock",
+          reason: "lowest mean latency",
+          confident: true,
+        },
+      },
+      health: { ok: true, value: { providers: [{ provider: "mock", configured: true, status: "healthy", score: 0.99, requests: 42, active: [], anomalies: [] }], autoSwitch: false, anomalyThreshold: 3 } },
+      stats: { ok: true, value: { totals: {}, providers: [{ provider: "mock", requestsMade: 10, requestsSuccessful: 9, circuit: { state: "closed" }, latencyMs: { count: 9, p50: 10, p95: 20 } }], models: [], sessions: [] } },
+      cost: { ok: true, value: { total: { total: 0.5 }, byProvider: { mock: { total: 0.25, requests: 10 } } } },
     }),
   );
-  assert.match(html, /Recommended: <b>mock — fastest<\/b>/);
+  assert.match(html, /Recommended: <b>mock — lowest mean latency<\/b>/);
+  assert.match(html, /Statistically confident/);
+  assert.match(html, /mock vs openai<\/td><td[^>]*>mock better/);
   assert.match(html, /<td>42<\/td>/);
   assert.match(html, /healthy/);
+  assert.match(html, /<td>closed<\/td>/);
   assert.match(html, /aria-label="mock health 99.0%"/);
+  assert.match(html, /mock: 0.25/, "the cost bar carries dspex\/cost's total");
+  assert.match(html, /mock: 95.00%/, "success rate from analytics/performance");
   assert.ok(!html.includes("Not in this daemon yet"));
 });
 
@@ -180,9 +196,9 @@ test("transcript: chunks stream into the assistant turn; the final result wins; 
   assert.equal(t.turns[1].content, "Hello");
   assert.equal(t.chunkCount, 2);
   assert.deepEqual(t.messages(), [{ role: "user", content: "hi" }], "a streaming turn is not sent back");
-  const turn = t.finish({ choices: [{ message: { content: "Hello!" } }], provider: "mock", model: "m", latencyMs: 12.4, usage: { totalTokens: 3 } });
+  const turn = t.finish({ choices: [{ message: { content: "Hello!" } }], provider: "mock", model: "m", latencyMs: 12.4, usage: { totalTokens: 3 }, cost: { total: 0.00012 } });
   assert.equal(turn.content, "Hello!");
-  assert.equal(turn.meta, "mock/m · 12 ms · 3 tokens");
+  assert.equal(turn.meta, "mock/m · 12 ms · 3 tokens · $0.00012");
   assert.equal(t.messages().length, 2);
   t.addUser("again");
   t.beginAssistant();
