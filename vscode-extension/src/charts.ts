@@ -125,9 +125,9 @@ export function gauge(label: string, value: number, good = 0.95, warn = 0.8): st
   const v = Number.isFinite(value) ? Math.max(0, Math.min(1, value)) : 0;
   const color = !Number.isFinite(value) ? "var(--vscode-disabledForeground)" : v >= good ? "var(--vscode-charts-green)" : v >= warn ? "var(--vscode-charts-yellow)" : "var(--vscode-charts-red)";
   const text = Number.isFinite(value) ? `${(v * 100).toFixed(1)}%` : "–";
-  return `<svg class="gauge" role="img" aria-label="${esc(label)} ${esc(text)}" viewBox="0 0 200 22" width="200" height="22">` +
-    `<rect class="track" x="0" y="4" width="140" height="14" rx="3"/><rect x="0" y="4" width="${(140 * v).toFixed(1)}" height="14" rx="3" fill="${color}"/>` +
-    `<text class="label" x="148" y="16">${esc(text)}</text></svg>`;
+  return `<svg class="gauge" role="img" aria-label="${esc(label)} ${esc(text)}" viewBox="0 0 140 22" width="140" height="22">` +
+    `<rect class="track" x="0" y="4" width="90" height="14" rx="3"/><rect x="0" y="4" width="${(90 * v).toFixed(1)}" height="14" rx="3" fill="${color}"/>` +
+    `<text class="label" x="96" y="16">${esc(text)}</text></svg>`;
 }
 
 export function emptyChart(title: string): string {

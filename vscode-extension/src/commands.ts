@@ -168,16 +168,16 @@ export async function clearApiKey(c: Ctx, providerArg?: string): Promise<void> {
   c.log.info(`API key for ${provider} removed`);
 }
 
-export async function showSessions(c: Ctx): Promise<void> {
+export async function showSessions(c: Ctx, sessionIdArg?: string): Promise<vscode.TextDocument | undefined> {
   const res = await c.daemon.optional<any>("dspex/session/list", {});
   if (!res.ok) {
     void vscode.window.showInformationMessage(res.missing ? "DSPex: sessions (dspex/session/list) are not available in this daemon yet." : `DSPex: ${res.error}`);
-    return;
+    return undefined;
   }
   const sessions: any[] = Array.isArray(res.value) ? res.value : res.value?.sessions ?? [];
   if (!sessions.length) {
     void vscode.window.showInformationMessage("DSPex: no sessions.");
-    return;
+    return undefined;
   }
   const items = sessions.map((s) => {
     const tokens = s.usage?.totalTokens ?? s.totalTokens;
@@ -189,13 +189,16 @@ export async function showSessions(c: Ctx): Promise<void> {
       detail: [s.messageCount !== undefined ? `${s.messageCount} messages` : "", tokens !== undefined ? `${tokens} tokens` : "", typeof cost === "number" ? `$${cost.toFixed(4)}` : "", s.lastActiveAt ? `last active ${new Date(s.lastActiveAt).toLocaleString()}` : ""].filter(Boolean).join(" · "),
     };
   });
-  const pick = await vscode.window.showQuickPick(items, { title: "DSPex: Sessions" });
-  if (!pick) return;
+  const pick = sessionIdArg ? items.find((i) => i.id === sessionIdArg) : await vscode.window.showQuickPick(items, { title: "DSPex: Sessions" });
+  if (!pick) return undefined;
   const hist = await c.daemon.optional<any>("dspex/session/history", { sessionId: pick.id });
   const messages: any[] = hist.ok ? hist.value?.messages ?? [] : [];
-  const body = messages.map((m) => `**${m.role}**\n\n${typeof m.content === "string" ? m.content : JSON.stringify(m.content)}\n`).join("\n");
-  const doc = await vscode.workspace.openTextDocument({ language: "markdown", content: `# Session ${pick.label}\n\n${pick.description}\n\n${body || "_no history available_"}` });
+  const body = messages
+    .map((m) => `**${m.role}**${m.at ? ` _${new Date(m.at).toLocaleString()}_` : ""}\n\n${typeof m.content === "string" ? m.content : JSON.stringify(m.content)}\n`)
+    .join("\n");
+  const doc = await vscode.workspace.openTextDocument({ language: "markdown", content: `# Session ${pick.label}\n\n${pick.description}${pick.detail ? ` · ${pick.detail}` : ""}\n\n${body || "_no history available_"}` });
   await vscode.window.showTextDocument(doc, { preview: true });
+  return doc;
 }
 
 export function register(ctx: vscode.ExtensionContext, c: Ctx): void {
@@ -219,7 +222,7 @@ export function register(ctx: vscode.ExtensionContext, c: Ctx): void {
   reg("dspex.setApiKey", (p?: string, k?: string) => setApiKey(c, typeof p === "string" ? p : undefined, k));
   reg("dspex.clearApiKey", (p?: string) => clearApiKey(c, p));
   reg("dspex.showAnalytics", () => Dashboard.show(c.daemon, c.samples));
-  reg("dspex.showSessions", () => showSessions(c));
+  reg("dspex.showSessions", (id?: string) => showSessions(c, typeof id === "string" ? id : undefined));
   reg("dspex.restartDaemon", () => c.daemon.start());
   reg("dspex.showLog", () => c.log.show(true));
 }

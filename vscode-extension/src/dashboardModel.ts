@@ -81,7 +81,8 @@ function percentilesTable(d: DashboardData, names: string[]): { rows: string; ba
 function overTime(d: DashboardData, names: string[]): string {
   const series: Series[] = [];
   names.forEach((name, i) => {
-    const hist = d.history[name]?.length ? d.history[name] : d.samples.rollingPercentiles(name);
+    // The daemon's snapshots once there are a few; until then this window's rolling percentiles.
+    const hist = (d.history[name]?.length ?? 0) >= 3 ? d.history[name] : d.samples.rollingPercentiles(name);
     if (!hist.length) return;
     series.push({ name: `${name} p50`, color: seriesColor(i), points: hist.map((h) => ({ x: h.at, y: h.p50 })) });
     series.push({ name: `${name} p95`, color: seriesColor(i), dashed: true, points: hist.map((h) => ({ x: h.at, y: h.p95 })) });
@@ -127,7 +128,7 @@ function healthSection(d: DashboardData, names: string[], rates: BarDatum[]): st
     const anomalies = Array.isArray(h?.anomalies) ? h!.anomalies.length : NaN;
     const circuit = d.stats.ok ? new Map(entries(d.stats.value)).get(name)?.circuit?.state : h?.breaker;
     const active = Array.isArray(h?.active) && h!.active.length ? ` (${h!.active.join(", ")})` : "";
-    const value = Number.isFinite(score) ? (score > 1 ? score / 100 : score) : rates[i]?.value ?? NaN;
+    const value = status === "unknown" ? NaN : Number.isFinite(score) ? (score > 1 ? score / 100 : score) : rates[i]?.value ?? NaN;
     return `<tr><td>${esc(name)}</td><td>${gauge(`${name} health`, value)}</td><td>${esc((status || (Number.isFinite(value) ? "from success rate" : "unknown")) + active)}</td><td>${esc(circuit ?? "–")}</td><td>${Number.isFinite(anomalies) ? anomalies : "–"}</td></tr>`;
   });
   const note = d.health.ok ? "" : `<p class="muted">${d.health.missing ? "The daemon has no health analytics yet (dspex/analytics/health); showing the success rate." : esc(d.health.error ?? "")}</p>`;

@@ -154,9 +154,10 @@ const tests: Test[] = [
   }],
 
   ["Predict on Selection answers or says it is not available", async (api) => {
+    await setMock({ mode: "fixed", reply: '{"sentiment": "positive"}', chunkSize: 8 });
     const doc = (await vscode.commands.executeCommand("dspex.predictSelection", "text -> sentiment", "I love this editor")) as vscode.TextDocument | undefined;
     if (api.daemon.has("dspex/predict") && api.daemon.methods().includes("dspex/predict")) {
-      assert.ok(doc, "a result document");
+      assert.ok(doc, `a result document (log: ${api.log.text().split("\n").filter((l) => l.includes("predict")).slice(-2).join(" | ")})`);
       assert.match(doc!.getText(), /### sentiment/);
     } else {
       assert.equal(doc, undefined);
@@ -164,8 +165,18 @@ const tests: Test[] = [
     }
   }],
 
-  ["Show Sessions runs whether or not the daemon has sessions", async () => {
-    await vscode.commands.executeCommand("dspex.showSessions");
+  ["Show Sessions lists the daemon's sessions and opens one's history", async (api) => {
+    if (!api.daemon.methods().includes("dspex/session/start")) {
+      assert.equal(await vscode.commands.executeCommand("dspex.showSessions"), undefined);
+      return;
+    }
+    await setMock({ mode: "echo", chunkSize: 8 });
+    const started = await api.daemon.request<any>("dspex/session/start", { provider: "mock", title: "ui test session" });
+    await api.daemon.request<any>("dspex/session/chat", { sessionId: started.sessionId, content: "remember the number 42" });
+    const doc = (await vscode.commands.executeCommand("dspex.showSessions", started.sessionId)) as vscode.TextDocument | undefined;
+    assert.ok(doc, "the session's history opened");
+    assert.match(doc!.getText(), /# Session ui test session/);
+    assert.match(doc!.getText(), /remember the number 42/);
   }],
 
   ["the daemon is restarted when it dies, with the key", async (api) => {
