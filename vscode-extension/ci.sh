@@ -65,7 +65,8 @@ fi
 step "package the .vsix"
 rm -f dist/dspex.vsix
 LISTING=""
-node_modules/.bin/vsce package --no-dependencies --out dist/dspex.vsix </dev/null && LISTING=$(unzip -l dist/dspex.vsix)
+node_modules/.bin/vsce package --no-dependencies --out dist/dspex.vsix </dev/null \
+  && LISTING=$(python3 -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' dist/dspex.vsix)
 if [[ "$LISTING" == *extension/dist/extension.js* ]] && ! grep -qE "node_modules/|/src/|\.map$" <<<"$LISTING"; then
   ls -l dist/dspex.vsix; ok vsix
 else

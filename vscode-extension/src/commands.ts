@@ -163,9 +163,9 @@ export async function clearApiKey(c: Ctx, providerArg?: string): Promise<void> {
   const provider = providerArg ?? (await vscode.window.showQuickPick(c.keys.providers(), { title: "DSPex: Clear API Key" }));
   if (!provider) return;
   await c.keys.delete(provider);
-  // The daemon keeps the key until it restarts (the layer is replaced without it).
-  await c.daemon.pushSettings();
-  c.log.info(`API key for ${provider} removed`);
+  // The key also sits in the daemon's initializationOptions layer: restart it without.
+  c.log.info(`API key for ${provider} removed; restarting the daemon without it`);
+  await c.daemon.start();
 }
 
 export async function showSessions(c: Ctx, sessionIdArg?: string): Promise<vscode.TextDocument | undefined> {

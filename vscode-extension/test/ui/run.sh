@@ -48,8 +48,9 @@ env "${unset_args[@]}" DSPEX_CONFIG="$RUN/dspex-config.toml" \
 PGID=$!
 cleanup() { kill -- -"$PGID" 2>/dev/null || true; }  # the whole process group (file watchers too)
 trap cleanup EXIT
-for _ in $(seq 90); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 1; done
-curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" || { echo "ui: code-server did not start"; tail -20 "$RUN/server.log"; exit 1; }
+healthy() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "http://127.0.0.1:$PORT/healthz" 2>/dev/null; }
+for _ in $(seq 90); do healthy && break; sleep 1; done
+healthy || { echo "ui: code-server did not start"; tail -20 "$RUN/server.log"; exit 1; }
 
 SHOTS=${SHOTS:-$REPO/docs/images}
 set +e

@@ -192,6 +192,15 @@ const tests: Test[] = [
     assert.match(api.log.text(), /restarting it/);
   }],
 
+  ["Clear API Key removes the key from the daemon", async (api) => {
+    await vscode.commands.executeCommand("dspex.clearApiKey", "openai");
+    await api.daemon.ready(30_000);
+    const providers = await api.daemon.request<any>("dspex/providers", {});
+    assert.equal(providers.providers.find((p: any) => p.name === "openai").configured, false);
+    const cfg = await api.daemon.request<any>("dspex/config", {});
+    assert.ok(!cfg.config.providers.openai?.apiKey, "no key left in any layer");
+  }],
+
   ["a missing daemon gets a clear message with a fix-it action", async (api) => {
     const cfg = vscode.workspace.getConfiguration("dspex");
     const python = cfg.get<string>("daemon.pythonPath");
