@@ -33,6 +33,15 @@ from .errors import (
 )
 from .initialize import PROTOCOL_VERSION, DspexCapabilities
 from .methods import METHODS, MethodSpec
+from .predict import (
+    Demo,
+    FieldSpec,
+    PredictMode,
+    PredictParams,
+    PredictResult,
+    PredictStrategy,
+    SignatureSpec,
+)
 from .providers import ConfigParams, ConfigResult, ProviderInfo, ProvidersParams, ProvidersResult
 
 __all__ = [
@@ -52,22 +61,29 @@ __all__ = [
     "ConfigParams",
     "ConfigResult",
     "ContentPart",
+    "Demo",
     "DspexCapabilities",
     "EmbedParams",
     "EmbedResult",
     "EmbedUsage",
     "ErrorData",
     "ErrorKind",
+    "FieldSpec",
     "FinishReason",
     "ImagePart",
     "InvalidParamsData",
     "Message",
     "MethodSpec",
     "NamedToolChoice",
+    "PredictMode",
+    "PredictParams",
+    "PredictResult",
+    "PredictStrategy",
     "ProviderInfo",
     "ProvidersParams",
     "ProvidersResult",
     "ResponseFormat",
+    "SignatureSpec",
     "TextPart",
     "ToolCall",
     "ToolCallDelta",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ._base import WireModel
 from .chat import ChatChunk, ChatParams, ChatResult
 from .embed import EmbedParams, EmbedResult
+from .predict import PredictParams, PredictResult
 from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
 
 
@@ -39,6 +40,13 @@ PROVIDERS = MethodSpec(
     ProvidersResult,
     "Every provider the daemon knows, whether it is configured, and the default one.",
 )
+PREDICT = MethodSpec(
+    "dspex/predict",
+    PredictParams,
+    PredictResult,
+    "Structured prediction: a signature and inputs in, validated outputs out (parsed, "
+    "validated and re-asked within maxRetries), with attempts, usage and cost summed.",
+)
 CONFIG = MethodSpec(
     "dspex/config",
     ConfigParams,
@@ -52,6 +60,7 @@ ALL: tuple[MethodSpec, ...] = (
     EMBED,
     PROVIDERS,
     CONFIG,
+    PREDICT,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
 
@@ -13,6 +15,9 @@ from .providers.table import PROVIDERS
 from .stats import Stats
 from .telemetry import EventBus
 
+if TYPE_CHECKING:
+    from .predict.service import Predictor
+
 
 class Services:
     def __init__(self, config: ConfigStore | None = None) -> None:
@@ -22,6 +27,13 @@ class Services:
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
         self.pipeline = Pipeline(self.config, self.registry, self.events)
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        # Built on the first prediction: its modules stay off the start-up path.
+        from .predict.service import Predictor
+
+        return Predictor(self.pipeline)
 
     def secrets(self) -> Iterator[str]:
         """Every secret the daemon knows of, for the log filter."""

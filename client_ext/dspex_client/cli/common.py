@@ -9,6 +9,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..client import DspexClient
 from ..errors import DaemonUnavailableError, DspexError
 
@@ -67,6 +69,12 @@ def run(args: argparse.Namespace, command: Command) -> int:
         return asyncio.run(main())
     except UsageError as exc:
         fail(str(exc))
+        return EXIT_USAGE
+    except ValidationError as exc:  # the client checks params before sending them
+        fail("invalid_params: the request does not validate")
+        for err in exc.errors(include_url=False):
+            loc = ".".join(str(p) for p in err["loc"]) or "(params)"
+            print(f"  {loc}: {err['msg']}", file=sys.stderr)
         return EXIT_USAGE
     except DaemonUnavailableError as exc:
         fail(f"{exc.kind}: {exc.message}")
