@@ -71,6 +71,8 @@ export async function predictSelection(c: Ctx, signatureArg?: string, textArg?: 
     );
     const doc = await vscode.workspace.openTextDocument({ language: "markdown", content: formatPrediction(signature, sel.text, result) });
     await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+    // Rendered, in place of the source (the source stays open in its tab).
+    await vscode.commands.executeCommand("markdown.showPreview", doc.uri).then(undefined, () => undefined);
     return doc;
   } catch (err) {
     if (isMethodNotFound(err)) {

@@ -31,7 +31,7 @@ async function serve(page, stop) {
       let res = { ok: true };
       try {
         if (req.action === "screenshot") {
-          await page.waitForTimeout(500);
+          await page.waitForTimeout(req.waitMs || 500);
           const file = path.join(shots, req.name);
           await page.screenshot({ path: file });
           res.file = file;

@@ -158,7 +158,9 @@ const tests: Test[] = [
     const doc = (await vscode.commands.executeCommand("dspex.predictSelection", "text -> sentiment", "I love this editor")) as vscode.TextDocument | undefined;
     if (api.daemon.has("dspex/predict") && api.daemon.methods().includes("dspex/predict")) {
       assert.ok(doc, `a result document (log: ${api.log.text().split("\n").filter((l) => l.includes("predict")).slice(-2).join(" | ")})`);
-      assert.match(doc!.getText(), /### sentiment/);
+      assert.match(doc!.getText(), /### sentiment\n\npositive/);
+      await vscode.commands.executeCommand("workbench.action.closeSidebar");
+      await ui({ action: "screenshot", name: "vscode-predict.png", waitMs: 3000 });
     } else {
       assert.equal(doc, undefined);
       assert.match(api.log.text(), /predict failed: .*not available/);
