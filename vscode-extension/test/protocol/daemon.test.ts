@@ -35,7 +35,7 @@ after(async () => {
   for (const d of running) await d.close();
 });
 
-async function startDaemon(initializationOptions: unknown = {}): Promise<Daemon> {
+async function startDaemon(initializationOptions: unknown = {}, configuration?: (params: any) => unknown): Promise<Daemon> {
   const tmp = mkdtempSync(join(tmpdir(), "dspex-proto-"));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PROVIDER_ENV.test(k)) env[k] = v;
@@ -48,8 +48,10 @@ async function startDaemon(initializationOptions: unknown = {}): Promise<Daemon>
   });
   proc.stderr.on("data", (b) => (err += b.toString()));
   const conn = createMessageConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin));
+  if (configuration) conn.onRequest("workspace/configuration", configuration);
   conn.listen();
-  const init = await conn.sendRequest("initialize", { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions });
+  const capabilities = configuration ? { workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: false } } } : {};
+  const init = await conn.sendRequest("initialize", { processId: process.pid, rootUri: null, capabilities, initializationOptions });
   await conn.sendNotification("initialized", {});
   const exited = new Promise<void>((r) => proc.on("exit", () => r()));
   const d: Daemon = {
@@ -162,4 +164,33 @@ test("a key sent the extension's way (didChangeConfiguration) configures the pro
   assert.ok(!JSON.stringify(cfg).includes(key));
   await d.close();
   assert.ok(!d.stderr().includes(key), "the key never reaches the daemon's log");
+});
+
+test("the daemon's workspace/configuration pull gets the extension's block (the LanguageClient middleware's answer)", async () => {
+  const key = "sk-pull-test-abcdef0123456789";
+  const { payload } = buildDaemonSettings({ settings: { ...DEFAULT_SETTINGS, provider: "mock", providerSettings: { mock: { chunkSize: 5 } } }, keys: { openai: key } });
+  const asked: any[] = [];
+  const d = await startDaemon({}, (params) => {
+    asked.push(params);
+    return params.items.map((i: any) => (i.section === "dspex" ? payload.dspex : null));
+  });
+  let providers: any;
+  for (let i = 0; i < 50; i++) {
+    providers = await d.conn.sendRequest("dspex/providers", {});
+    if (providers.providers.find((p: any) => p.name === "openai")?.configured) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (asked.length === 0) {
+    // A daemon that does not pull after `initialized` (older main): nothing more to check.
+    await d.close();
+    return;
+  }
+  assert.equal(asked[0].items[0].section, "dspex");
+  assert.equal(providers.providers.find((p: any) => p.name === "openai").configured, true);
+  assert.equal(providers.defaultProvider, "mock");
+  const cfg: any = await d.conn.sendRequest("dspex/config", {});
+  assert.equal(cfg.config.providers.mock.chunkSize, 5);
+  assert.equal(cfg.config.providers.openai.apiKey, "<redacted>");
+  await d.close();
+  assert.ok(!d.stderr().includes(key));
 });

@@ -54,7 +54,7 @@ healthy || { echo "ui: code-server did not start"; tail -20 "$RUN/server.log"; e
 
 SHOTS=${SHOTS:-$REPO/docs/images}
 set +e
-NODE_PATH="$TOOLS/node_modules" FINAL_SHOT="$RUN/final.png" timeout "${UI_TEST_TIMEOUT_S:-300}" \
+NODE_PATH="$TOOLS/node_modules" FINAL_SHOT="$RUN/final.png" timeout "${UI_TEST_TIMEOUT_S:-480}" \
   node "$HERE/runner.js" "http://127.0.0.1:$PORT" "$EXT" "$EXT/out/test/ui/suite.js" "$WS" "$SHOTS"
 rc=$?
 set -e

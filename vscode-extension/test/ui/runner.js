@@ -8,7 +8,7 @@ const path = require("node:path");
 
 const [, , server, extDev, extTests, folder, shots] = process.argv;
 const UI = path.join(folder, ".ui");
-const LIMIT_MS = Number(process.env.UI_TEST_TIMEOUT_MS || 240000);
+const LIMIT_MS = Number(process.env.UI_TEST_TIMEOUT_MS || 420000);
 
 async function findFrame(page, selector) {
   for (const f of page.frames()) {
