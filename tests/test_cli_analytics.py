@@ -6,8 +6,8 @@ import json
 import sys
 
 import pytest
-
 from cli_runner import run_cli
+
 from dspex_client import DspexClient, InvalidParamsError, SyncClient
 
 SERVER = [sys.executable, "-m", "dspex_server"]
@@ -23,8 +23,9 @@ async def test_performance_of_given_samples(env: dict[str, str]) -> None:
 
 
 async def test_performance_reads_samples_from_stdin(env: dict[str, str]) -> None:
-    code, out, _ = await run_cli(env, "analytics", "performance", "--samples", "-",
-                                 stdin="1 2 3\n4\n")
+    code, out, _ = await run_cli(
+        env, "analytics", "performance", "--samples", "-", stdin="1 2 3\n4\n"
+    )
     assert code == 0
     assert json.loads(out)["p50"] == pytest.approx(2.5)
 
@@ -32,11 +33,16 @@ async def test_performance_reads_samples_from_stdin(env: dict[str, str]) -> None
 async def test_index_add_query_list_drop_through_the_cli(env: dict[str, str]) -> None:
     # Each CLI call spawns its own daemon: an index lives for that call only (issue 11
     # persists collections).
-    code, out, _ = await run_cli(env, "index", "add", "docs", "red apples", "green pears",
-                                 "--provider", "mock")
+    code, out, _ = await run_cli(
+        env, "index", "add", "docs", "red apples", "green pears", "--provider", "mock"
+    )
     assert code == 0
-    assert json.loads(out) == {"name": "docs", "added": 2, "size": 2,
-                               "dimensions": json.loads(out)["dimensions"]}
+    assert json.loads(out) == {
+        "name": "docs",
+        "added": 2,
+        "size": 2,
+        "dimensions": json.loads(out)["dimensions"],
+    }
     code, out, _ = await run_cli(env, "index", "list")
     assert (code, json.loads(out)) == (0, {"indexes": []})
     code, _, err = await run_cli(env, "index", "query", "nosuch", "x", "--provider", "mock")
@@ -44,8 +50,9 @@ async def test_index_add_query_list_drop_through_the_cli(env: dict[str, str]) ->
 
 
 async def test_call_any_method_with_json_params(env: dict[str, str]) -> None:
-    code, out, _ = await run_cli(env, "call", "dspex/chat", "-",
-                                 stdin='{"messages": [{"role": "user", "content": "raw"}]}')
+    code, out, _ = await run_cli(
+        env, "call", "dspex/chat", "-", stdin='{"messages": [{"role": "user", "content": "raw"}]}'
+    )
     assert code == 0
     assert json.loads(out)["choices"][0]["message"]["content"] == "raw"
     code, _, err = await run_cli(env, "call", "dspex/chat", "{bad")
@@ -56,8 +63,9 @@ async def test_client_typed_analytics_and_index_calls(env: dict[str, str]) -> No
     async with await DspexClient.spawn(SERVER, env=env) as client:
         perf = await client.performance(samples=[5.0, 5.0, 5.0])
         assert perf.count == 3 and perf.std == 0
-        added = await client.index_add(name="kb", texts=["red apple", "blue sky", "red car"],
-                                       provider="mock")
+        added = await client.index_add(
+            name="kb", texts=["red apple", "blue sky", "red car"], provider="mock"
+        )
         assert added.size == 3
         found = await client.index_query(name="kb", texts=["red apple"], k=2, provider="mock")
         assert found.results[0][0].id == "0"
