@@ -112,3 +112,23 @@ async def test_dspex_chat_shows_errors_in_the_buffer(tmp_path: Path, env: dict[s
     lines = report["lines"]
     assert isinstance(lines, list)
     assert any(str(line).startswith("[error] provider_not_configured:") for line in lines)
+
+
+async def test_dspex_predict_runs_a_signature_on_the_selection(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    settings = """{ providers = { mock = { mode = "fixed",
+        reply = '{"sentiment": "positive", "confidence": "high"}' } } }"""
+    report = await run_nvim(
+        tmp_path,
+        env,
+        'vim.cmd("%DspexPredict text -> sentiment, confidence")',
+        "dspex://predict",
+        settings=settings,
+        text="I love programming in Elixir!\n",
+    )
+    assert report["ok"] is True
+    lines = report["lines"]
+    assert isinstance(lines, list)
+    assert lines[0] == "# text -> sentiment, confidence"
+    assert set(lines[1:3]) == {"sentiment: positive", "confidence: high"}

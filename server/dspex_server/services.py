@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
 
+from .analytics import Analytics
 from .config import ConfigStore
 from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
@@ -27,6 +28,7 @@ class Services:
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
         self.pipeline = Pipeline(self.config, self.registry, self.events)
+        self.analytics = Analytics(self.config, self.pipeline, self.events)
 
     @cached_property
     def predictor(self) -> Predictor:
@@ -69,4 +71,5 @@ class Services:
         return ConfigResult(config=config, sources=self.config.sources())
 
     async def aclose(self) -> None:
+        self.analytics.close()
         await self.registry.aclose()
