@@ -1,5 +1,14 @@
 """dspex_protocol: the wire contract of the dspex daemon (pydantic v2 models only)."""
 
+from .catalog import (
+    CatalogModel,
+    ModelPricing,
+    ModelsListParams,
+    ModelsListResult,
+    ModelsRecommendParams,
+    ModelsRecommendResult,
+    Recommendation,
+)
 from .chat import (
     AssistantMessage,
     ChatChunk,
@@ -20,6 +29,7 @@ from .chat import (
     ToolDefinition,
     Usage,
 )
+from .cost import Budgets, Cost, CostParams, CostResult, CostTotal, ModelCostTotal, Truncation
 from .embed import EmbedParams, EmbedResult, EmbedUsage
 from .errors import (
     ERROR_CODES,
@@ -34,6 +44,27 @@ from .errors import (
 from .initialize import PROTOCOL_VERSION, DspexCapabilities
 from .methods import METHODS, MethodSpec
 from .providers import ConfigParams, ConfigResult, ProviderInfo, ProvidersParams, ProvidersResult
+from .sessions import (
+    SessionChatParams,
+    SessionChatResult,
+    SessionData,
+    SessionEndParams,
+    SessionEndResult,
+    SessionExport,
+    SessionExportParams,
+    SessionHistoryParams,
+    SessionHistoryResult,
+    SessionImportParams,
+    SessionImportResult,
+    SessionInfo,
+    SessionListParams,
+    SessionListResult,
+    SessionMessage,
+    SessionOptions,
+    SessionStartParams,
+    SessionStartResult,
+    SessionStats,
+)
 
 __all__ = [
     "ERROR_CODES",
@@ -44,6 +75,8 @@ __all__ = [
     "PROTOCOL_VERSION",
     "REQUEST_CANCELLED_CODE",
     "AssistantMessage",
+    "Budgets",
+    "CatalogModel",
     "ChatChunk",
     "ChatDelta",
     "ChatParams",
@@ -52,6 +85,10 @@ __all__ = [
     "ConfigParams",
     "ConfigResult",
     "ContentPart",
+    "Cost",
+    "CostParams",
+    "CostResult",
+    "CostTotal",
     "DspexCapabilities",
     "EmbedParams",
     "EmbedResult",
@@ -63,15 +100,42 @@ __all__ = [
     "InvalidParamsData",
     "Message",
     "MethodSpec",
+    "ModelCostTotal",
+    "ModelPricing",
+    "ModelsListParams",
+    "ModelsListResult",
+    "ModelsRecommendParams",
+    "ModelsRecommendResult",
     "NamedToolChoice",
     "ProviderInfo",
     "ProvidersParams",
     "ProvidersResult",
+    "Recommendation",
     "ResponseFormat",
+    "SessionChatParams",
+    "SessionChatResult",
+    "SessionData",
+    "SessionEndParams",
+    "SessionEndResult",
+    "SessionExport",
+    "SessionExportParams",
+    "SessionHistoryParams",
+    "SessionHistoryResult",
+    "SessionImportParams",
+    "SessionImportResult",
+    "SessionInfo",
+    "SessionListParams",
+    "SessionListResult",
+    "SessionMessage",
+    "SessionOptions",
+    "SessionStartParams",
+    "SessionStartResult",
+    "SessionStats",
     "TextPart",
     "ToolCall",
     "ToolCallDelta",
     "ToolChoice",
     "ToolDefinition",
+    "Truncation",
     "Usage",
 ]

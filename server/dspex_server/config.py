@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, ValidationError
 from .errors import DspexError
 from .providers.settings import ProviderSettings, SettingsModel
 from .providers.table import FALLBACK_PROVIDER, PROVIDER_BY_NAME, PROVIDERS, ProviderSpec
+from .sessions.settings import BudgetSettings, CatalogSettings, ContextSettings, SessionSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class Settings(SettingsModel):
         "httpx's own pool degrades under load (see bench/).",
     )
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
 
     def provider(self, name: str) -> ProviderSettings:
         spec = PROVIDER_BY_NAME[name]

@@ -22,6 +22,7 @@ from dspex_protocol import (
     Usage,
 )
 
+from .accounting import Accounting
 from .config import ConfigStore
 from .errors import DspexError
 from .providers.base import EmbedRequest, ProviderRequest, ProviderResponse, StreamAccumulator
@@ -33,10 +34,18 @@ ChunkSink = Callable[[ChatChunk], None]
 
 
 class Pipeline:
-    def __init__(self, config: ConfigStore, registry: AdapterRegistry, events: EventBus) -> None:
+    def __init__(
+        self,
+        config: ConfigStore,
+        registry: AdapterRegistry,
+        events: EventBus,
+        accounting: Accounting | None = None,
+    ) -> None:
         self.config = config
         self.registry = registry
         self.events = events
+        # Context fitting, budgets and cost (accounting.py); a pass-through by default.
+        self.accounting = accounting or Accounting()
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
@@ -71,12 +80,14 @@ class Pipeline:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         try:
             provider, model, notices = self.resolve(params)
+            plan = await self.accounting.before(params, provider, model, correlation_id)
         except DspexError as exc:
             exc.correlation_id = correlation_id
             raise
+        notices += plan.notices
         request = ProviderRequest(
             model=model,
-            messages=params.messages,
+            messages=plan.messages,
             temperature=params.temperature,
             max_tokens=params.max_tokens,
             top_p=params.top_p,
@@ -153,6 +164,9 @@ class Pipeline:
         # An interrupted stream returns the partial answer, but the request failed.
         kind = None if error is None else ErrorKind(str(error["kind"]))
         latency_ms = stop(kind, response.usage, chunks)
+        cost, no_cost = await self.accounting.after(
+            plan, provider, model, response.model, response.usage, params.session_id
+        )
         return ChatResult(
             choices=[
                 Choice(index=0, message=response.message, finish_reason=response.finish_reason)
@@ -164,6 +178,9 @@ class Pipeline:
             latency_ms=round(latency_ms, 3),
             notices=notices or None,
             error=error,
+            cost=cost,
+            cost_unavailable_reason=no_cost,
+            truncation=plan.truncation,
         )
 
     async def _stream(
