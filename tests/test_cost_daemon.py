@@ -26,9 +26,7 @@ async def test_cost_equals_genai_prices_figure(
     openai_daemon: Daemon, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.queue(Reply(text="hi", prompt_tokens=1200, completion_tokens=340))
-    result = await openai_daemon.request(
-        "dspex/chat", {"messages": HELLO, "model": "gpt-4o-mini"}
-    )
+    result = await openai_daemon.request("dspex/chat", {"messages": HELLO, "model": "gpt-4o-mini"})
     # The fake answers as the dated model, like OpenAI does.
     expected = genai_price("gpt-4o-mini-2024-07-18", input_tokens=1200, output_tokens=340)
     assert result["cost"] == {
@@ -111,9 +109,7 @@ async def test_daemon_budget_refuses_before_sending(
 async def test_session_budget_refuses_once_spent(
     openai_daemon: Daemon, fake_openai: FakeOpenAI
 ) -> None:
-    sid = (await openai_daemon.request("dspex/session/start", {"budgetUsd": 0.0002}))[
-        "sessionId"
-    ]
+    sid = (await openai_daemon.request("dspex/session/start", {"budgetUsd": 0.0002}))["sessionId"]
     fake_openai.queue(Reply(text="pricey", prompt_tokens=1000, completion_tokens=100))
     await openai_daemon.request(
         "dspex/session/chat", {"sessionId": sid, "content": "a", "maxTokens": 10}
