@@ -121,3 +121,17 @@ async def test_session_budget_refuses_once_spent(
     assert err.value.data["kind"] == "budget_exceeded"
     assert err.value.data["details"]["scope"] == "session"
     assert len(fake_openai.requests) == 1
+
+
+def test_genai_prices_is_not_imported_at_start_up() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from dspex_server.rpc import build_server; build_server(); "
+        "print('genai_prices' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False"

@@ -45,6 +45,7 @@ class PriceBook:
         self._snapshot: Any = None
         self._lock = threading.Lock()
         self._loading: asyncio.Task[None] | None = None
+        self.unavailable: str | None = None  # why prices could not be loaded
 
     @property
     def loaded(self) -> bool:
@@ -52,10 +53,15 @@ class PriceBook:
 
     def _load(self) -> None:
         with self._lock:
-            if self._snapshot is None:
+            if self._snapshot is not None or self.unavailable is not None:
+                return
+            try:
                 from genai_prices import data_snapshot
 
                 self._snapshot = data_snapshot.get_snapshot()
+            except Exception as exc:  # costs become null with this reason; chat goes on
+                self.unavailable = f"genai-prices could not be loaded ({type(exc).__name__})"
+                log.error("%s", self.unavailable)
 
     async def ready(self) -> None:
         if self._snapshot is not None:
@@ -113,7 +119,7 @@ class PriceBook:
         if usage.prompt_tokens == 0 and usage.completion_tokens == 0:
             return None, "the provider reported no token usage"
         if self._snapshot is None:
-            return None, "prices are not loaded"
+            return None, self.unavailable or "prices are not loaded"
         from genai_prices import Usage as PriceUsage
         from genai_prices import calc_price
 
