@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from daemon import Daemon
-from dspex_server.catalog import catalog_entries, lookup, provider_supports
 from fakes.openai_server import FakeOpenAI
 from genai_prices import Usage, calc_price
+
+from dspex_server.catalog import catalog_entries, lookup, provider_supports
 
 PROVIDER_FAMILIES = (
     "openai",

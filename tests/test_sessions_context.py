@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 from daemon import start_daemon
-from dspex_protocol import Message, ToolCall
-from dspex_server.context import estimate_message_tokens, fit_messages
-from dspex_server.errors import DspexError
 from fakes.base import Reply
 from fakes.openai_server import FakeOpenAI
 from pygls.exceptions import JsonRpcException
+
+from dspex_protocol import Message, ToolCall
+from dspex_server.context import estimate_message_tokens, fit_messages
+from dspex_server.errors import DspexError
 
 
 def user(text: str) -> Message:
