@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -135,3 +136,26 @@ def test_genai_prices_is_not_imported_at_start_up() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+async def test_concurrent_requests_cannot_together_overrun_a_budget(
+    env: dict[str, str], fake_openai: FakeOpenAI
+) -> None:
+    # Each request may cost up to ~$0.01 (1,000 output tokens of gpt-4o): one fits in the
+    # cap, two in flight at once do not. Once the first is answered (for much less), its
+    # reservation is released and the next one fits again.
+    options = {"budgets": {"daemonUsd": 0.015}}
+    params = {"messages": HELLO, "model": "gpt-4o", "maxTokens": 1000}
+    fake_openai.queue(Reply(text="slow", delay_s=0.5))
+    async with start_daemon(openai_env(env, fake_openai), initialization_options=options) as d:
+        first = asyncio.create_task(d.request("dspex/chat", params))
+        for _ in range(1000):  # until the first request reached the provider
+            if fake_openai.requests:
+                break
+            await asyncio.sleep(0.01)
+        with pytest.raises(JsonRpcException) as err:
+            await d.request("dspex/chat", params)
+        assert err.value.data["kind"] == "budget_exceeded"
+        assert (await first)["cost"]["total"] < 0.001
+        assert (await d.request("dspex/chat", params))["cost"]["total"] < 0.001
+    assert len(fake_openai.requests) == 2

@@ -173,3 +173,27 @@ async def test_reported_usage_calibrates_the_estimate(
         messages += [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "y" * 200}]
         second = await d.request("dspex/chat", {"messages": messages, "maxTokens": 100})
     assert second["truncation"]["droppedMessages"] == 2
+
+
+def test_trim_history_drops_whole_oldest_turns() -> None:
+    from datetime import UTC, datetime
+
+    from dspex_protocol import SessionMessage
+    from dspex_server.sessions.store import trim_history
+
+    at = datetime.now(tz=UTC)
+
+    def msg(**fields: Any) -> SessionMessage:
+        return SessionMessage.model_validate({**fields, "at": at})
+
+    history = [
+        msg(role="user", content="q1"),
+        msg(role="assistant", tool_calls=[{"id": "c", "name": "f"}]),
+        msg(role="tool", tool_call_id="c", content="r"),
+        msg(role="assistant", content="a1"),
+        msg(role="user", content="q2"),
+        msg(role="assistant", content="a2"),
+    ]
+    # Four messages allowed: q1 goes, then the call goes with its result (never split).
+    assert trim_history(history, 4) == 3
+    assert [m.content for m in history] == ["a1", "q2", "a2"]

@@ -186,7 +186,11 @@ async def test_import_conflicts_are_refused_or_renamed(daemon: Daemon) -> None:
     exported = await daemon.request("dspex/session/export", {})
     with pytest.raises(JsonRpcException) as err:
         await daemon.request("dspex/session/import", {"data": exported})
-    assert "already exists" in err.value.data["message"]
+    assert err.value.code == -32602
+    assert err.value.data["errors"][0]["loc"] == ["data", "sessions", 0, "sessionId"]
+    with pytest.raises(JsonRpcException) as err:
+        await daemon.request("dspex/session/start", {"sessionId": sid})
+    assert err.value.data["errors"][0]["type"] == "session_exists"
     renamed = await daemon.request(
         "dspex/session/import", {"data": exported, "onConflict": "new_id"}
     )

@@ -13,7 +13,9 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from dspex_protocol import Cost, CostTotal, ModelCostTotal, ModelPricing, Usage
@@ -91,8 +93,6 @@ class PriceBook:
         found = self._model(provider, model)
         if found is None:
             return None
-        from datetime import UTC, datetime
-
         try:
             price = found[1].get_prices(datetime.now(tz=UTC))
         except Exception:  # a malformed price row must not fail a listing
@@ -120,36 +120,22 @@ class PriceBook:
             return None, "the provider reported no token usage"
         if self._snapshot is None:
             return None, self.unavailable or "prices are not loaded"
-        from genai_prices import Usage as PriceUsage
-        from genai_prices import calc_price
-
-        values = {
-            "input_tokens": usage.prompt_tokens,
-            "output_tokens": usage.completion_tokens,
-        }
-        if usage.cached_tokens:
-            values["cache_read_tokens"] = usage.cached_tokens
-        if usage.reasoning_tokens:
-            values["output_reasoning_tokens"] = usage.reasoning_tokens
+        counts = (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens or 0,
+            usage.reasoning_tokens or 0,
+        )
+        day = datetime.now(tz=UTC).date()
         for model in dict.fromkeys(models):
             try:
-                calc = calc_price(
-                    PriceUsage(**values), model, provider_id=PRICES_PROVIDER[provider]
-                )
+                prices = _calc_price(PRICES_PROVIDER[provider], model, counts, day)
             except LookupError:
                 continue
             except Exception as exc:  # genai-prices refusing a usage shape: unknown, not 0
                 log.warning("price calculation failed: %s", type(exc).__name__)
                 return None, f"price calculation failed ({type(exc).__name__})"
-            return (
-                Cost(
-                    input=float(calc.input_price),
-                    output=float(calc.output_price),
-                    total=float(calc.total_price),
-                    currency=CURRENCY,
-                ),
-                None,
-            )
+            return Cost(input=prices[0], output=prices[1], total=prices[2], currency=CURRENCY), None
         return None, f"no price known for model {models[0]!r} of {provider!r}"
 
     def estimate(
@@ -166,6 +152,26 @@ class PriceBook:
             ),
         )
         return None if cost is None else cost.total
+
+
+@lru_cache(maxsize=4096)
+def _calc_price(
+    provider_id: str, model: str, counts: tuple[int, int, int, int], day: date
+) -> tuple[float, float, float]:
+    """genai-prices' (input, output, total) for these token counts. A calculation costs
+    ~1 ms of CPU; it is a pure function of its arguments on a given day (prices change by
+    date), so repeated shapes of usage are served from the cache."""
+    from genai_prices import Usage as PriceUsage
+    from genai_prices import calc_price
+
+    prompt, completion, cached, reasoning = counts
+    values = {"input_tokens": prompt, "output_tokens": completion}
+    if cached:
+        values["cache_read_tokens"] = cached
+    if reasoning:
+        values["output_reasoning_tokens"] = reasoning
+    calc = calc_price(PriceUsage(**values), model, provider_id=provider_id)
+    return float(calc.input_price), float(calc.output_price), float(calc.total_price)
 
 
 def _base(value: Any) -> float | None:

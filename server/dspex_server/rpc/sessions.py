@@ -22,14 +22,15 @@ from dspex_protocol import methods as m
 from ..app import DspexServer
 from ..errors import InvalidParams
 from ..services import Services
-from ..sessions.store import UnknownSession
+from ..sessions.store import SessionExists, UnknownSession
 from .base import method
 
 T = TypeVar("T")
 
 
 async def known(spec: m.MethodSpec, call: Awaitable[T]) -> T:
-    """An unknown sessionId is a bad parameter (-32602), named in `data.errors`."""
+    """An unknown or already used sessionId is a bad parameter (-32602), named in
+    `data.errors`."""
     try:
         return await call
     except UnknownSession as exc:
@@ -42,6 +43,17 @@ async def known(spec: m.MethodSpec, call: Awaitable[T]) -> T:
                 ],
             },
         ) from None
+    except SessionExists as exc:
+        raise InvalidParams(
+            f"{spec.name}: session {exc.session_id!r} already exists "
+            "(import with onConflict 'replace' or 'new_id')",
+            data={
+                "method": spec.name,
+                "errors": [
+                    {"loc": exc.loc, "msg": "session already exists", "type": "session_exists"}
+                ],
+            },
+        ) from None
 
 
 def register(server: DspexServer, services: Services) -> None:
@@ -49,7 +61,7 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.SESSION_START)
     async def start(params: SessionStartParams) -> Any:
-        return await sessions.start(params)
+        return await known(m.SESSION_START, sessions.start(params))
 
     @method(server, m.SESSION_CHAT)
     async def chat(params: SessionChatParams) -> Any:
@@ -82,7 +94,7 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.SESSION_IMPORT)
     async def import_(params: SessionImportParams) -> Any:
-        return await sessions.import_(params)
+        return await known(m.SESSION_IMPORT, sessions.import_(params))
 
     @method(server, m.MODELS_LIST)
     async def models_list(params: ModelsListParams) -> Any:

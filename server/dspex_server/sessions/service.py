@@ -43,7 +43,7 @@ from ..errors import DspexError
 from ..pipeline import ChunkSink, Pipeline
 from .persist import evicted_path, read_text, scrub, write_atomic
 from .settings import SessionSettings
-from .store import Session, SessionStore, UnknownSession, now, trim_history
+from .store import Session, SessionExists, SessionStore, UnknownSession, now, trim_history
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class SessionService:
         provider, model, notices = self.pipeline.resolve(probe)
         session_id = params.session_id or self.store.new_id()
         if session_id in self.store:
-            raise DspexError(ErrorKind.INVALID_MESSAGES, f"session {session_id!r} already exists")
+            raise SessionExists(session_id, ["sessionId"])
         victim = self.store.make_room(self.settings.max_sessions, self.settings.when_full)
         evicted = await self._evicted(victim)
         if evicted:
@@ -337,17 +337,11 @@ class SessionService:
         notices: list[str] = []
         incoming = params.data.sessions
         seen: set[str] = set()
-        for data in incoming:
-            if data.session_id in seen:
-                raise DspexError(
-                    ErrorKind.INVALID_MESSAGES, f"session {data.session_id!r} is in the data twice"
-                )
+        for i, data in enumerate(incoming):
+            taken = data.session_id in self.store and params.on_conflict == "error"
+            if data.session_id in seen or taken:
+                raise SessionExists(data.session_id, ["data", "sessions", i, "sessionId"])
             seen.add(data.session_id)
-            if data.session_id in self.store and params.on_conflict == "error":
-                raise DspexError(
-                    ErrorKind.INVALID_MESSAGES,
-                    f"session {data.session_id!r} already exists (onConflict: replace or new_id)",
-                )
             self.pipeline.registry.spec(data.provider)  # unknown provider → unsupported
         for original in incoming:
             data = original.model_copy(deep=True)

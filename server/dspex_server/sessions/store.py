@@ -33,6 +33,13 @@ class UnknownSession(LookupError):
         self.session_id = session_id
 
 
+class SessionExists(ValueError):
+    def __init__(self, session_id: str, loc: list[str | int]) -> None:
+        super().__init__(session_id)
+        self.session_id = session_id
+        self.loc = loc
+
+
 def now() -> datetime:
     return datetime.now(tz=UTC)
 
