@@ -118,6 +118,8 @@ class ModelCatalog:
         notices: list[str] = []
         if params.live:
             names = [params.provider] if params.provider else [p.name for p in PROVIDERS]
+            if params.provider is not None and not self.config.configured(params.provider):
+                notices.append(f"{params.provider}: not configured, so no live model list")
             names = [n for n in names if self.config.configured(n) and n != FALLBACK_PROVIDER]
             results = await asyncio.gather(
                 *(self.live_models(n) for n in names), return_exceptions=True
