@@ -153,3 +153,24 @@ async def test_providers_show_catalog_capabilities(daemon: Daemon) -> None:
     assert {"tools", "vision", "json_schema", "embeddings", "streaming"} <= set(
         openai["capabilities"]
     )
+
+
+async def test_live_lists_are_fetched_again_after_the_ttl(
+    env: dict[str, str], fake_openai: FakeOpenAI
+) -> None:
+    from daemon import start_daemon
+
+    environment = {
+        **env,
+        "OPENAI_API_KEY": fake_openai.api_key or "",
+        "OPENAI_BASE_URL": fake_openai.api_base,
+    }
+    options = {"catalog": {"liveTtlS": 0}}
+    async with start_daemon(environment, initialization_options=options) as d:
+        fake_openai.model_ids = ("gpt-old",)
+        await d.request("dspex/models/list", {"provider": "openai", "live": True})
+        fake_openai.model_ids = ("gpt-new",)
+        result = await d.request("dspex/models/list", {"provider": "openai", "live": True})
+    ids = {m["id"] for m in result["models"]}
+    assert "gpt-new" in ids
+    assert "gpt-old" not in ids

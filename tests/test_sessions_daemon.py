@@ -264,3 +264,17 @@ async def test_at_max_history_the_oldest_turns_are_dropped(env: dict[str, str]) 
         (info,) = (await d.request("dspex/session/list", {}))["sessions"]
         assert info["stats"]["droppedMessages"] == 2
         assert info["system"] == "sys"  # the system prompt is never dropped
+
+
+async def test_an_interrupted_stream_adds_nothing_to_the_session(
+    openai_daemon: Daemon, fake_openai: FakeOpenAI
+) -> None:
+    from fakes.base import TruncatedStream
+
+    sid = await start(openai_daemon)
+    fake_openai.queue(TruncatedStream(text="half an answer that breaks", chunks=2))
+    result = await say(openai_daemon, sid, "Q1", partialResultToken="t")
+    assert result["choices"][0]["finishReason"] == "interrupted"
+    assert any("not added" in n for n in result["notices"])
+    history = await openai_daemon.request("dspex/session/history", {"sessionId": sid})
+    assert history["total"] == 0
