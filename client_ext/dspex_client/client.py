@@ -19,7 +19,10 @@ from dspex_protocol import (
     EmbedParams,
     EmbedResult,
     Message,
+    PredictParams,
+    PredictResult,
     ProvidersResult,
+    SignatureSpec,
 )
 
 from .connection import Connection
@@ -247,6 +250,19 @@ class DspexClient:
         return await self.call(
             "dspex/embed", EmbedParams(inputs=list(inputs), **kwargs), EmbedResult
         )
+
+    async def predict(
+        self,
+        signature: str | SignatureSpec | Mapping[str, Any],
+        inputs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PredictResult:
+        """Structured prediction: `await client.predict("text -> sentiment", {"text": t})`.
+        kwargs are PredictParams fields (snake_case): mode, demos, max_retries, ..."""
+        params = PredictParams.model_validate(
+            {"signature": signature, "inputs": dict(inputs or {}), **kwargs}
+        )
+        return await self.call("dspex/predict", params, PredictResult)
 
     async def providers(self) -> ProvidersResult:
         return await self.call("dspex/providers", {}, ProvidersResult)

@@ -6,7 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from dspex_protocol import ChatResult, ConfigResult, EmbedResult, ProvidersResult
+from dspex_protocol import (
+    ChatResult,
+    ConfigResult,
+    EmbedResult,
+    PredictResult,
+    ProvidersResult,
+    SignatureSpec,
+)
 
 from .client import DspexClient
 
@@ -41,6 +48,14 @@ class SyncClient:
 
     def embed(self, inputs: Sequence[str], **kwargs: Any) -> EmbedResult:
         return self._run(self._client.embed(inputs, **kwargs))
+
+    def predict(
+        self,
+        signature: str | SignatureSpec | Mapping[str, Any],
+        inputs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PredictResult:
+        return self._run(self._client.predict(signature, inputs, **kwargs))
 
     def providers(self) -> ProvidersResult:
         return self._run(self._client.providers())

@@ -43,6 +43,15 @@ from .errors import (
 )
 from .initialize import PROTOCOL_VERSION, DspexCapabilities
 from .methods import METHODS, MethodSpec
+from .predict import (
+    Demo,
+    FieldSpec,
+    PredictMode,
+    PredictParams,
+    PredictResult,
+    PredictStrategy,
+    SignatureSpec,
+)
 from .providers import ConfigParams, ConfigResult, ProviderInfo, ProvidersParams, ProvidersResult
 from .sessions import (
     SessionChatParams,
@@ -89,12 +98,14 @@ __all__ = [
     "CostParams",
     "CostResult",
     "CostTotal",
+    "Demo",
     "DspexCapabilities",
     "EmbedParams",
     "EmbedResult",
     "EmbedUsage",
     "ErrorData",
     "ErrorKind",
+    "FieldSpec",
     "FinishReason",
     "ImagePart",
     "InvalidParamsData",
@@ -107,6 +118,10 @@ __all__ = [
     "ModelsRecommendParams",
     "ModelsRecommendResult",
     "NamedToolChoice",
+    "PredictMode",
+    "PredictParams",
+    "PredictResult",
+    "PredictStrategy",
     "ProviderInfo",
     "ProvidersParams",
     "ProvidersResult",
@@ -131,6 +146,7 @@ __all__ = [
     "SessionStartParams",
     "SessionStartResult",
     "SessionStats",
+    "SignatureSpec",
     "TextPart",
     "ToolCall",
     "ToolCallDelta",

@@ -14,6 +14,7 @@ from .catalog import (
 from .chat import ChatChunk, ChatParams, ChatResult
 from .cost import CostParams, CostResult
 from .embed import EmbedParams, EmbedResult
+from .predict import PredictParams, PredictResult
 from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
 from .sessions import (
     SessionChatParams,
@@ -61,6 +62,13 @@ PROVIDERS = MethodSpec(
     ProvidersParams,
     ProvidersResult,
     "Every provider the daemon knows, whether it is configured, and the default one.",
+)
+PREDICT = MethodSpec(
+    "dspex/predict",
+    PredictParams,
+    PredictResult,
+    "Structured prediction: a signature and inputs in, validated outputs out (parsed, "
+    "validated and re-asked within maxRetries), with attempts, usage and cost summed.",
 )
 CONFIG = MethodSpec(
     "dspex/config",
@@ -149,6 +157,7 @@ ALL: tuple[MethodSpec, ...] = (
     MODELS_LIST,
     MODELS_RECOMMEND,
     COST,
+    PREDICT,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

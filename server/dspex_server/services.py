@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from dspex_protocol import (
     Budgets,
@@ -25,6 +27,9 @@ from .providers.table import PROVIDERS
 from .stats import Stats
 from .telemetry import EventBus
 
+if TYPE_CHECKING:
+    from .predict.service import Predictor
+
 
 class Services:
     def __init__(self, config: ConfigStore | None = None) -> None:
@@ -44,6 +49,13 @@ class Services:
 
         self.sessions = SessionService(self.config, self.pipeline, self.ledger, self.secrets)
         self.accounting.session_budget = self.sessions.budget
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        # Built on the first prediction: its modules stay off the start-up path.
+        from .predict.service import Predictor
+
+        return Predictor(self.pipeline)
 
     def secrets(self) -> Iterator[str]:
         """Every secret the daemon knows of, for the log filter."""
