@@ -174,3 +174,12 @@ async def test_live_lists_are_fetched_again_after_the_ttl(
     ids = {m["id"] for m in result["models"]}
     assert "gpt-new" in ids
     assert "gpt-old" not in ids
+
+
+def test_every_default_model_of_the_provider_table_is_in_the_catalog() -> None:
+    from dspex_server.providers.table import PROVIDERS
+
+    for spec in PROVIDERS:
+        for model in (spec.default_model, spec.default_embedding_model):
+            if model is not None:
+                assert lookup(spec.name, model) is not None, (spec.name, model)
