@@ -3,30 +3,12 @@ Gemini embeddings, through a daemon the CLI spawns itself."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 
+from cli_runner import run_cli
 from fakes.anthropic_server import FakeAnthropic
 from fakes.base import Reply
 from fakes.gemini_server import FakeGemini, fake_vector
-
-CLI_TIMEOUT_S = 60
-
-
-async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "import sys; from dspex_client.cli import main; sys.exit(main())",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), CLI_TIMEOUT_S)
-    return proc.returncode or 0, out.decode(), err.decode()
 
 
 async def test_cli_streams_an_anthropic_answer(env: dict[str, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import analytics as an
 from ._base import WireModel
 from .catalog import (
     ModelsListParams,
@@ -140,6 +141,49 @@ COST = MethodSpec(
     CostResult,
     "Spending per provider, model and session, and the budgets in force.",
 )
+ANALYTICS_PERFORMANCE = MethodSpec(
+    "dspex/analytics/performance",
+    an.PerformanceParams,
+    an.PerformanceResult,
+    "Latency statistics of a provider/model's recent window, or of explicit samples.",
+)
+ANALYTICS_COMPARE = MethodSpec(
+    "dspex/analytics/compare",
+    an.CompareParams,
+    an.CompareResult,
+    "Pairwise provider comparison (Welch, Mann-Whitney, bootstrap, two-proportion), "
+    "rankings and a recommendation; 'insufficient_data' below minSamples.",
+)
+ANALYTICS_HEALTH = MethodSpec(
+    "dspex/analytics/health",
+    an.HealthParams,
+    an.HealthResult,
+    "Health score, latency drift and anomalies per provider.",
+)
+ANALYTICS_SIMILARITY = MethodSpec(
+    "dspex/analytics/similarity",
+    an.SimilarityParams,
+    an.SimilarityResult,
+    "Pairwise cosine similarity of texts (embedded) or vectors.",
+)
+INDEX_ADD = MethodSpec(
+    "dspex/index/add",
+    an.IndexAddParams,
+    an.IndexAddResult,
+    "Add texts or vectors to a named in-memory vector index (created on first add).",
+)
+INDEX_QUERY = MethodSpec(
+    "dspex/index/query",
+    an.IndexQueryParams,
+    an.IndexQueryResult,
+    "Exact top-k cosine search of a named index, optionally above a threshold.",
+)
+INDEX_DROP = MethodSpec(
+    "dspex/index/drop", an.IndexDropParams, an.IndexDropResult, "Drop a named index."
+)
+INDEX_LIST = MethodSpec(
+    "dspex/index/list", an.IndexListParams, an.IndexListResult, "The named indexes and sizes."
+)
 
 # Each area adds its specs here, one line each.
 ALL: tuple[MethodSpec, ...] = (
@@ -158,6 +202,14 @@ ALL: tuple[MethodSpec, ...] = (
     MODELS_RECOMMEND,
     COST,
     PREDICT,
+    ANALYTICS_PERFORMANCE,
+    ANALYTICS_COMPARE,
+    ANALYTICS_HEALTH,
+    ANALYTICS_SIMILARITY,
+    INDEX_ADD,
+    INDEX_QUERY,
+    INDEX_DROP,
+    INDEX_LIST,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

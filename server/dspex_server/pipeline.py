@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from dspex_protocol import (
     ChatChunk,
@@ -22,7 +23,7 @@ from dspex_protocol import (
     Usage,
 )
 
-from .accounting import Accounting
+from .accounting import Accounting, ChatPlan
 from .config import ConfigStore
 from .errors import DspexError
 from .providers.base import EmbedRequest, ProviderRequest, ProviderResponse, StreamAccumulator
@@ -31,6 +32,19 @@ from .providers.table import FALLBACK_PROVIDER, PROVIDERS
 from .telemetry import EventBus, RequestEvent
 
 ChunkSink = Callable[[ChatChunk], None]
+# (params, provider, model) → (provider, model, notice) to send the request elsewhere
+# (analytics' auto-switch), or None to keep it.
+Router = Callable[[ChatParams, str, str], "tuple[str, str, str] | None"]
+
+
+class ChatCache(Protocol):
+    """A cache consulted before a non-streamed chat (analytics' semantic cache)."""
+
+    async def lookup(
+        self, params: ChatParams, provider: str, model: str, correlation_id: str, notices: list[str]
+    ) -> tuple[ChatResult | None, Any]: ...
+
+    def store(self, key: Any, result: ChatResult) -> None: ...
 
 
 class Pipeline:
@@ -46,6 +60,8 @@ class Pipeline:
         self.events = events
         # Context fitting, budgets and cost (accounting.py); a pass-through by default.
         self.accounting = accounting or Accounting()
+        self.router: Router | None = None
+        self.chat_cache: ChatCache | None = None
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
@@ -74,17 +90,28 @@ class Pipeline:
             raise DspexError(
                 ErrorKind.INVALID_MESSAGES, f"no model given for {provider!r}", provider=provider
             )
+        if self.router is not None:
+            switched = self.router(params, provider, model)
+            if switched is not None:
+                provider, model, notice = switched
+                notices.append(notice)
         return provider, model, notices
 
     async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         try:
             provider, model, notices = self.resolve(params)
-            plan = await self.accounting.before(params, provider, model, correlation_id)
         except DspexError as exc:
             exc.correlation_id = correlation_id
             raise
-        notices += plan.notices
+        cache_key = None
+        if self.chat_cache is not None and on_chunk is None:
+            cached, cache_key = await self.chat_cache.lookup(
+                params, provider, model, correlation_id, notices
+            )
+            if cached is not None:
+                return cached
+        plan = await self._plan(params, provider, model, correlation_id, notices)
         request = ProviderRequest(
             model=model,
             messages=plan.messages,
@@ -167,7 +194,7 @@ class Pipeline:
         cost, no_cost = await self.accounting.after(
             plan, provider, model, response.model, response.usage, params.session_id
         )
-        return ChatResult(
+        result = ChatResult(
             choices=[
                 Choice(index=0, message=response.message, finish_reason=response.finish_reason)
             ],
@@ -182,6 +209,21 @@ class Pipeline:
             cost_unavailable_reason=no_cost,
             truncation=plan.truncation,
         )
+        if cache_key is not None and self.chat_cache is not None:
+            self.chat_cache.store(cache_key, result)
+        return result
+
+    async def _plan(
+        self, params: ChatParams, provider: str, model: str, correlation_id: str, notices: list[str]
+    ) -> ChatPlan:
+        """Context fitting and the budget check (accounting.py), before anything is sent."""
+        try:
+            plan = await self.accounting.before(params, provider, model, correlation_id)
+        except DspexError as exc:
+            exc.correlation_id = correlation_id
+            raise
+        notices += plan.notices
+        return plan
 
     async def _stream(
         self, adapter: object, request: ProviderRequest, correlation_id: str, on_chunk: ChunkSink

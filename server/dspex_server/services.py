@@ -17,6 +17,7 @@ from dspex_protocol import (
 )
 
 from .accounting import CostAndContext
+from .analytics import Analytics
 from .catalog import provider_capabilities
 from .catalog.service import ModelCatalog
 from .config import ConfigStore
@@ -49,6 +50,7 @@ class Services:
 
         self.sessions = SessionService(self.config, self.pipeline, self.ledger, self.secrets)
         self.accounting.session_budget = self.sessions.budget
+        self.analytics = Analytics(self.config, self.pipeline, self.events)
 
     @cached_property
     def predictor(self) -> Predictor:
@@ -112,4 +114,5 @@ class Services:
 
     async def aclose(self) -> None:
         await self.sessions.aclose()
+        self.analytics.close()
         await self.registry.aclose()

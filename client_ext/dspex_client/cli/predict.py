@@ -11,19 +11,15 @@ the exit code is then 5).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..client import DspexClient
-from ..errors import DspexError
+from .batch import run_lines
 from .common import (
     EXIT_OK,
-    EXIT_PARTIAL_FAILURE,
     UsageError,
     add_target_arguments,
     print_json,
@@ -150,52 +146,12 @@ async def predict(args: argparse.Namespace, client: DspexClient) -> int:
     return EXIT_OK
 
 
-def _error_line(exc: DspexError | str, line: int) -> dict[str, Any]:
-    if isinstance(exc, str):
-        return {"error": {"kind": "invalid_input_line", "message": exc, "line": line}}
-    error: dict[str, Any] = {"kind": exc.kind, "message": exc.message, "line": line}
-    if isinstance(exc.data, dict):
-        error["data"] = exc.data
-    return {"error": error}
-
-
 async def predict_lines(
     client: DspexClient, signature: str | dict[str, Any], opts: dict[str, Any], concurrency: int
 ) -> int:
-    """One JSON line out per non-blank JSON line in, in order; failures don't stop the rest."""
-    limit = asyncio.Semaphore(concurrency)
+    """One JSON line out per non-blank JSON line of inputs in, in order."""
 
-    async def one(number: int, text: str) -> dict[str, Any]:
-        try:
-            inputs = json.loads(text)
-        except ValueError as exc:
-            return _error_line(f"not JSON: {exc}", number)
-        if not isinstance(inputs, dict):
-            return _error_line("a line must be a JSON object of inputs", number)
-        async with limit:
-            try:
-                result = await client.predict(signature, inputs, **opts)
-            except DspexError as exc:
-                return _error_line(exc, number)
-            except ValidationError as exc:  # the params did not validate on this side
-                first = exc.errors(include_url=False)[0]
-                loc = ".".join(str(p) for p in first["loc"]) or "(params)"
-                return _error_line(f"invalid_params: {loc}: {first['msg']}", number)
-        return result.to_wire()
+    async def one(inputs: dict[str, Any]) -> Any:
+        return await client.predict(signature, inputs, **opts)
 
-    lines = [(n, t) for n, t in enumerate(sys.stdin, 1) if t.strip()]
-    tasks = [asyncio.ensure_future(one(n, t)) for n, t in lines]
-    failed = 0
-    try:
-        for task in tasks:  # in input order, each printed as soon as it and those before are
-            out = await task
-            if "error" in out:
-                failed += 1
-                err = out["error"]
-                print(f"line {err['line']}: {err['kind']}: {err['message']}", file=sys.stderr)
-            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-    finally:
-        for task in tasks:
-            task.cancel()
-    return EXIT_PARTIAL_FAILURE if failed else EXIT_OK
+    return await run_lines(sys.stdin, one, concurrency)
