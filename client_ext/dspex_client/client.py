@@ -25,6 +25,7 @@ from dspex_protocol import (
     SignatureSpec,
 )
 
+from .api import MethodsMixin
 from .connection import Connection
 from .errors import DaemonUnavailableError
 
@@ -106,7 +107,7 @@ class ChatStream:
         return self._result
 
 
-class DspexClient:
+class DspexClient(MethodsMixin):
     """`async with DspexClient.spawn() as client: await client.chat("hello")`."""
 
     def __init__(

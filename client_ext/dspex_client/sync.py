@@ -63,6 +63,18 @@ class SyncClient:
     def config(self) -> ConfigResult:
         return self._run(self._client.config())
 
+    def __getattr__(self, name: str) -> Any:
+        """Every other typed call of DspexClient (performance, index_query, ...), run to
+        completion: `client.index_query(name="docs", texts=["q"])`."""
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._run(attr(*args, **kwargs))
+
+        return call
+
     def close(self) -> None:
         if self._loop.is_closed():
             return
