@@ -7,15 +7,18 @@ import sys
 from pathlib import Path
 
 from cli_runner import run_cli
+
 from dspex_client import DspexClient
 
 SERVER = [sys.executable, "-m", "dspex_server"]
 
 
-async def test_a_session_lives_across_commands_with_autosave(env: dict[str, str],
-                                                             tmp_path: Path) -> None:
+async def test_a_session_lives_across_commands_with_autosave(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     Path(env["DSPEX_CONFIG"]).write_text(
-        f'[sessions]\nautosave_path = "{tmp_path / "sessions.json"}"\n', encoding="utf-8")
+        f'[sessions]\nautosave_path = "{tmp_path / "sessions.json"}"\n', encoding="utf-8"
+    )
     code, out, _ = await run_cli(env, "session", "start", "--provider", "mock", "--title", "t1")
     assert code == 0
     session_id = out.strip()
@@ -24,8 +27,12 @@ async def test_a_session_lives_across_commands_with_autosave(env: dict[str, str]
     code, out, _ = await run_cli(env, "session", "chat", session_id, "-", stdin="second turn")
     assert (code, out) == (0, "second turn\n")
     code, out, _ = await run_cli(env, "session", "history", session_id)
-    assert out.splitlines() == ["user: first turn", "assistant: first turn",
-                                "user: second turn", "assistant: second turn"]
+    assert out.splitlines() == [
+        "user: first turn",
+        "assistant: first turn",
+        "user: second turn",
+        "assistant: second turn",
+    ]
     code, out, _ = await run_cli(env, "session", "list")
     assert session_id in out and "4 messages" in out and "t1" in out
     code, exported, _ = await run_cli(env, "session", "export", session_id)
