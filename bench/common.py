@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import sys
@@ -57,7 +58,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 def median(values: Iterable[float]) -> float:
-    vals = [v for v in values if v == v]  # drop NaN
+    vals = [v for v in values if not math.isnan(v)]
     return statistics.median(vals) if vals else float("nan")
 
 

@@ -25,7 +25,7 @@ TUNED = "--tuned" in sys.argv
 
 
 def dict_converter() -> Any:
-    converter = default_converter()
+    converter = default_converter()  # type: ignore[no-untyped-call]
     for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
         converter.register_structure_hook(cls, lambda obj, c: c(**obj))
     return converter
@@ -60,9 +60,7 @@ def serve_tuned() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=1 << 20)
-        await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer
-        )
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
         server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
         await run_async(
             stop_event=threading.Event(),

@@ -16,6 +16,7 @@ import asyncio
 import json
 import sys
 import time
+from typing import cast
 
 CREATED = int(time.time())
 USAGE = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
@@ -67,9 +68,11 @@ _CHUNKS = [
 
 
 def _response(body: bytes, content_type: bytes, status: bytes = b"200 OK") -> bytes:
-    return (
-        b"HTTP/1.1 %b\r\ncontent-type: %b\r\ncontent-length: %d\r\n\r\n%b"
-        % (status, content_type, len(body), body)
+    return b"HTTP/1.1 %b\r\ncontent-type: %b\r\ncontent-length: %d\r\n\r\n%b" % (
+        status,
+        content_type,
+        len(body),
+        body,
     )
 
 
@@ -91,8 +94,7 @@ class FakeOpenAIProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer

@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 try:
@@ -141,7 +142,12 @@ class LspClient:
     async def initialize(self, options: Any = None) -> Any:
         result = await self.request(
             "initialize",
-            {"processId": None, "rootUri": None, "capabilities": {}, "initializationOptions": options},
+            {
+                "processId": None,
+                "rootUri": None,
+                "capabilities": {},
+                "initializationOptions": options,
+            },
         )
         self.notify("initialized", {})
         return result
@@ -201,8 +207,6 @@ async def run_window(
     for i in range(count):
         await sem.acquire()
         started = clock()
-        client.request(method, make_params(i)).add_done_callback(
-            lambda f, s=started: finish(s, f)
-        )
+        client.request(method, make_params(i)).add_done_callback(partial(finish, started))
     await done
     return clock() - t0, latencies

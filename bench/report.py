@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from .common import ScenarioResult
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        if value != value:
+        if math.isnan(value):
             return "–"
         if abs(value) >= 100:
             return f"{value:,.0f}"
@@ -36,7 +37,9 @@ def scenario_markdown(result: ScenarioResult) -> str:
     if result.goals:
         lines += ["", "| goal | value | target | met |", "|---|---|---|---|"]
         for g in result.goals:
-            lines.append(f"| {g.name} | {_fmt(g.value)} | {g.target} | {'yes' if g.met else 'NO'} |")
+            lines.append(
+                f"| {g.name} | {_fmt(g.value)} | {g.target} | {'yes' if g.met else 'NO'} |"
+            )
     if result.notes:
         lines.append("")
         lines += [f"- {note}" for note in result.notes]

@@ -109,9 +109,7 @@ async def run(cfg: RunConfig) -> ScenarioResult:
     return result
 
 
-async def _performance(
-    client: LspClient, samples: Any, reps: int, why: str | None
-) -> list[Row]:
+async def _performance(client: LspClient, samples: Any, reps: int, why: str | None) -> list[Row]:
     import numpy as np
 
     case = f"performance stats, {len(samples):,} samples"

@@ -50,6 +50,9 @@ async def run(cfg: RunConfig) -> ScenarioResult:
         result.rows.append(Row(f"{cfg.memory_requests:,} requests", server.label, values))
     growth = result.rows[0].values["growth_mb"]
     result.goal(
-        f"RSS growth over {cfg.memory_requests:,} mock requests (MB)", growth, "<= 5 MB", growth <= 5
+        f"RSS growth over {cfg.memory_requests:,} mock requests (MB)",
+        growth,
+        "<= 5 MB",
+        growth <= 5,
     )
     return result

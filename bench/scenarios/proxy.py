@@ -105,7 +105,7 @@ async def run(cfg: RunConfig) -> ScenarioResult:
                 shift = rep % len(clients)
                 for c in clients[shift:] + clients[:shift]:
                     one: Callable[[int], Awaitable[Any]] = getattr(c, mode)
-                    await drive(one, WARMUP, min(conc, 32))
+                    await drive(one, min(WARMUP, cfg.proxy_requests), min(conc, 32))
                     stats = await _measure(c, one, fake, cfg.proxy_requests, conc)
                     samples.setdefault((mode, conc, c.label), []).append(stats)
     ceilings = []
