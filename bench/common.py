@@ -173,6 +173,11 @@ class ScenarioResult:
         }
 
 
+def progress(line: str) -> None:
+    """A progress line on stderr (the tables go to stdout)."""
+    print(f"   {line}", file=sys.stderr, flush=True)
+
+
 def installed(module: str) -> bool:
     import importlib.util
 

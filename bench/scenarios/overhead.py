@@ -59,6 +59,14 @@ async def run(cfg: RunConfig) -> ScenarioResult:
     result.goal("seq p50 vs tuned echo", p50_ratio, "<= 1.25x", p50_ratio <= 1.25)
     result.goal("throughput vs tuned echo", thr_tuned, ">= 0.8x", thr_tuned >= 0.8)
     result.goal("throughput vs pygls defaults", thr_default, ">= 8x", thr_default >= 8)
+    # On a shared machine wall-clock throughput is capped by scheduling, not by the server;
+    # server CPU per message is the steadier figure, so it is reported beside the goals.
+    cpu_tuned = tuned["server_cpu_us_msg"] / dspex["server_cpu_us_msg"]
+    cpu_default = default["server_cpu_us_msg"] / dspex["server_cpu_us_msg"]
+    result.goal("(info) CPU-bound throughput vs tuned echo", cpu_tuned, ">= 0.8x", cpu_tuned >= 0.8)
+    result.goal(
+        "(info) CPU-bound throughput vs pygls defaults", cpu_default, ">= 8x", cpu_default >= 8
+    )
     result.notes.append(
         "dspex does real work per request (validation, routing, mock adapter, stats events, "
         "result model); the echo servers return their params."

@@ -17,6 +17,7 @@ from ..common import (
     installed,
     median,
     proc_cpu_s,
+    progress,
     self_cpu_s,
 )
 from ..config import RunConfig
@@ -108,6 +109,7 @@ async def run(cfg: RunConfig) -> ScenarioResult:
                     await drive(one, min(WARMUP, cfg.proxy_requests), min(conc, 32))
                     stats = await _measure(c, one, fake, cfg.proxy_requests, conc)
                     samples.setdefault((mode, conc, c.label), []).append(stats)
+                    progress(f"{mode} c={conc} {c.label}: {stats['req_s']:,.0f} req/s")
     ceilings = []
     for (mode, conc, label), runs in samples.items():
         med = {k: median(r[k] for r in runs) for k in runs[0]}
