@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+
 from dspex_server.config import Settings
 from dspex_server.stdout import CoalescingWriter
 
