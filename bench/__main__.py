@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run_all(names: list[str], cfg: RunConfig) -> list[ScenarioResult]:
+    # SIGTERM cancels the run so that every spawned server is stopped on the way out.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     results = []
     for name in names:
         module = SCENARIOS[name]

@@ -15,6 +15,7 @@ MODEL = "gpt-4o-mini"
 API_KEY = "sk-bench-not-a-secret"
 
 OneRequest = Callable[[int], Awaitable[Any]]
+REQUEST_TIMEOUT_S = 30.0  # a request that hangs counts as an error instead of stalling a run
 
 
 async def drive(one: OneRequest, count: int, concurrency: int) -> dict[str, float]:
@@ -31,7 +32,8 @@ async def drive(one: OneRequest, count: int, concurrency: int) -> dict[str, floa
             next_index += 1
             started = clock()
             try:
-                await one(i)
+                async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                    await one(i)
             except Exception:
                 errors += 1
                 continue
