@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 import time
@@ -28,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="tiny counts: the CI smoke run")
     parser.add_argument("--reps", type=int, help="repetitions (medians are reported)")
+    parser.add_argument("--proxy-requests", type=int, help="proxy requests at top concurrency")
+    parser.add_argument("--proxy-requests-low", type=int, help="proxy requests below it")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
     args = parser.parse_args(argv)
@@ -62,9 +65,17 @@ async def run_all(names: list[str], cfg: RunConfig) -> list[ScenarioResult]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = RunConfig.smoke(args.reps) if args.quick else RunConfig.full(args.reps)
+    if args.proxy_requests:
+        cfg = dataclasses.replace(cfg, proxy_requests=args.proxy_requests)
+    if args.proxy_requests_low:
+        cfg = dataclasses.replace(cfg, proxy_requests_low=args.proxy_requests_low)
     names = args.scenarios or list(SCENARIOS)
     info = machine()
-    results = asyncio.run(run_all(names, cfg))
+    try:
+        results = asyncio.run(run_all(names, cfg))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print("interrupted: every spawned server was stopped", file=sys.stderr)
+        return 130
     if args.json:
         write_json(args.json, results, info, cfg.quick)
     if args.markdown:

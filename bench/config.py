@@ -11,7 +11,8 @@ class RunConfig:
     reps: int = 3
     seq: int = 2000  # sequential round trips per repetition
     pipe: int = 5000  # pipelined requests per repetition
-    proxy_requests: int = 2000
+    proxy_requests: int = 2000  # at the highest concurrency (the goals' cells)
+    proxy_requests_low: int = 500  # at the lower ones (LiteLLM at c=1: ~150 req/s at best)
     proxy_concurrency: tuple[int, ...] = (1, 32, 256)
     proxy_reps: int = 2  # LiteLLM streams at ~60 req/s: a repetition takes minutes
     cold_reps: int = 7
@@ -36,6 +37,7 @@ class RunConfig:
             seq=100,
             pipe=300,
             proxy_requests=40,
+            proxy_requests_low=40,
             proxy_concurrency=(1, 8),
             proxy_reps=1,
             cold_reps=1,

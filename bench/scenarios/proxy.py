@@ -84,6 +84,7 @@ async def run(cfg: RunConfig) -> ScenarioResult:
         params={
             "reps": cfg.proxy_reps,
             "requests": cfg.proxy_requests,
+            "requests_below_top_concurrency": cfg.proxy_requests_low,
             "concurrency": list(cfg.proxy_concurrency),
         },
     )
@@ -103,11 +104,16 @@ async def run(cfg: RunConfig) -> ScenarioResult:
         samples: dict[tuple[str, int, str], list[dict[str, float]]] = {}
         for rep in range(cfg.proxy_reps):
             for mode, conc in itertools.product(("plain", "stream"), cfg.proxy_concurrency):
+                count = (
+                    cfg.proxy_requests
+                    if conc == max(cfg.proxy_concurrency)
+                    else (cfg.proxy_requests_low)
+                )
                 shift = rep % len(clients)
                 for c in clients[shift:] + clients[:shift]:
                     one: Callable[[int], Awaitable[Any]] = getattr(c, mode)
                     await drive(one, min(WARMUP, cfg.proxy_requests), min(conc, 32))
-                    stats = await _measure(c, one, fake, cfg.proxy_requests, conc)
+                    stats = await _measure(c, one, fake, count, conc)
                     samples.setdefault((mode, conc, c.label), []).append(stats)
                     progress(f"{mode} c={conc} {c.label}: {stats['req_s']:,.0f} req/s")
     ceilings = []
