@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from dspex_protocol import (
     ChatChunk,
@@ -30,6 +31,19 @@ from .providers.table import FALLBACK_PROVIDER, PROVIDERS
 from .telemetry import EventBus, RequestEvent
 
 ChunkSink = Callable[[ChatChunk], None]
+# (params, provider, model) → (provider, model, notice) to send the request elsewhere
+# (analytics' auto-switch), or None to keep it.
+Router = Callable[[ChatParams, str, str], "tuple[str, str, str] | None"]
+
+
+class ChatCache(Protocol):
+    """A cache consulted before a non-streamed chat (analytics' semantic cache)."""
+
+    async def lookup(
+        self, params: ChatParams, provider: str, model: str, correlation_id: str, notices: list[str]
+    ) -> tuple[ChatResult | None, Any]: ...
+
+    def store(self, key: Any, result: ChatResult) -> None: ...
 
 
 class Pipeline:
@@ -37,6 +51,8 @@ class Pipeline:
         self.config = config
         self.registry = registry
         self.events = events
+        self.router: Router | None = None
+        self.chat_cache: ChatCache | None = None
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
@@ -65,6 +81,11 @@ class Pipeline:
             raise DspexError(
                 ErrorKind.INVALID_MESSAGES, f"no model given for {provider!r}", provider=provider
             )
+        if self.router is not None:
+            switched = self.router(params, provider, model)
+            if switched is not None:
+                provider, model, notice = switched
+                notices.append(notice)
         return provider, model, notices
 
     async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
@@ -74,6 +95,13 @@ class Pipeline:
         except DspexError as exc:
             exc.correlation_id = correlation_id
             raise
+        cache_key = None
+        if self.chat_cache is not None and on_chunk is None:
+            cached, cache_key = await self.chat_cache.lookup(
+                params, provider, model, correlation_id, notices
+            )
+            if cached is not None:
+                return cached
         request = ProviderRequest(
             model=model,
             messages=params.messages,
@@ -153,7 +181,7 @@ class Pipeline:
         # An interrupted stream returns the partial answer, but the request failed.
         kind = None if error is None else ErrorKind(str(error["kind"]))
         latency_ms = stop(kind, response.usage, chunks)
-        return ChatResult(
+        result = ChatResult(
             choices=[
                 Choice(index=0, message=response.message, finish_reason=response.finish_reason)
             ],
@@ -165,6 +193,9 @@ class Pipeline:
             notices=notices or None,
             error=error,
         )
+        if cache_key is not None and self.chat_cache is not None:
+            self.chat_cache.store(cache_key, result)
+        return result
 
     async def _stream(
         self, adapter: object, request: ProviderRequest, correlation_id: str, on_chunk: ChunkSink
