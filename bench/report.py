@@ -63,3 +63,48 @@ def write_json(
 ) -> None:
     doc = {"machine": dict(machine), "quick": quick, "scenarios": [r.to_json() for r in results]}
     path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def from_json(doc: Mapping[str, Any]) -> list[ScenarioResult]:
+    """Scenario results back from a `--json` file."""
+    from .common import Goal, Row
+
+    results = []
+    for s in doc["scenarios"]:
+        columns = sorted(
+            {k for r in s["rows"] for k in r if k not in ("case", "who", "note")},
+            key=lambda k: min((list(r).index(k) for r in s["rows"] if k in r), default=0),
+        )
+        result = ScenarioResult(
+            s["name"], s["title"], columns, skipped=s["skipped"], params=s["params"]
+        )
+        result.rows = [
+            Row(r["case"], r["who"], {k: r[k] for k in columns if k in r}, r.get("note", ""))
+            for r in s["rows"]
+        ]
+        result.goals = [Goal(g["goal"], g["value"], g["target"], g["met"]) for g in s["goals"]]
+        result.notes = list(s["notes"])
+        results.append(result)
+    return results
+
+
+def main() -> None:
+    """`python -m bench.report OUT.md IN.json...`: one Markdown document from several runs
+    (a scenario in a later file replaces the same scenario from an earlier one)."""
+    import sys
+
+    out, *inputs = sys.argv[1:]
+    by_name: dict[str, ScenarioResult] = {}
+    machine: Mapping[str, Any] = {}
+    for path in inputs:
+        doc = json.loads(Path(path).read_text())
+        machine = doc["machine"]
+        for result in from_json(doc):
+            by_name[result.name] = result
+    order = ["overhead", "proxy", "coldstart", "memory", "analytics", "predict"]
+    ordered = sorted(by_name.values(), key=lambda r: order.index(r.name) if r.name in order else 99)
+    Path(out).write_text(markdown(ordered, machine))
+
+
+if __name__ == "__main__":
+    main()
