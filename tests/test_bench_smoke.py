@@ -50,7 +50,7 @@ def test_bench_smoke_overhead_measures_dspex_and_both_echo_servers(smoke: dict[s
     assert rows[0]["who"].startswith("dspex")
     assert all(r["pipe_msgs_s"] > 0 and r["seq_p50_us"] > 0 for r in rows)
     goals = {g["goal"] for g in scenario(smoke, "overhead")["goals"]}
-    assert goals == {
+    assert goals >= {
         "seq p50 vs tuned echo",
         "throughput vs tuned echo",
         "throughput vs pygls defaults",
