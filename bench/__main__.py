@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions (medians are reported)")
     parser.add_argument("--proxy-requests", type=int, help="proxy requests at top concurrency")
     parser.add_argument("--proxy-requests-low", type=int, help="proxy requests below it")
+    parser.add_argument("--index-rows", type=int, help="rows of the analytics search matrix")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
     args = parser.parse_args(argv)
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = RunConfig.smoke(args.reps) if args.quick else RunConfig.full(args.reps)
     if args.proxy_requests:
         cfg = dataclasses.replace(cfg, proxy_requests=args.proxy_requests)
+    if args.index_rows:
+        cfg = dataclasses.replace(cfg, index_rows=args.index_rows)
     if args.proxy_requests_low:
         cfg = dataclasses.replace(cfg, proxy_requests_low=args.proxy_requests_low)
     names = args.scenarios or list(SCENARIOS)

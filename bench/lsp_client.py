@@ -102,6 +102,11 @@ class LspClient:
 
     def on_message(self, msg: dict[str, Any]) -> None:
         msg_id = msg.get("id")
+        if msg_id is None and "error" in msg:
+            # An error the server could not tie to a request (e.g. a frame over its size
+            # limit): fail what is pending rather than wait for an answer that never comes.
+            self.fail_pending(RpcError(msg["error"]))
+            return
         if msg_id is None or "method" in msg:
             self.notifications += 1
             if self.on_notification is not None:

@@ -19,7 +19,7 @@ TITLE = "Analytics: performance statistics and exact top-10 cosine search"
 METHOD_NOT_FOUND = -32601
 K = 10
 BLOCK_ROWS = 65_536
-ADD_CHUNK = 20_000
+MESSAGE_BUDGET_BYTES = 16_000_000  # well under the daemon's 64 MiB frame limit
 
 
 def best_of(reps: int, fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -202,8 +202,10 @@ async def _dspex_search(
     timings: dict[tuple[str, int], float],
 ) -> None:
     name = "bench-index"
-    for start in range(0, matrix.shape[0], ADD_CHUNK):
-        chunk = matrix[start : start + ADD_CHUNK]
+    # A float32 in JSON takes ~20 characters: keep every index/add message within budget.
+    rows = max(1, MESSAGE_BUDGET_BYTES // (matrix.shape[1] * 22))
+    for start in range(0, matrix.shape[0], rows):
+        chunk = matrix[start : start + rows]
         await asyncio.wait_for(
             client.request(
                 "dspex/index/add",
