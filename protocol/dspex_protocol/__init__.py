@@ -34,6 +34,17 @@ from .errors import (
 from .initialize import PROTOCOL_VERSION, DspexCapabilities
 from .methods import METHODS, MethodSpec
 from .providers import ConfigParams, ConfigResult, ProviderInfo, ProvidersParams, ProvidersResult
+from .stats import (
+    CircuitInfo,
+    LatencySummary,
+    ModelStats,
+    ProviderStats,
+    RequestStats,
+    SessionStats,
+    StatsParams,
+    StatsResult,
+    TelemetryEvent,
+)
 
 __all__ = [
     "ERROR_CODES",
@@ -49,6 +60,7 @@ __all__ = [
     "ChatParams",
     "ChatResult",
     "Choice",
+    "CircuitInfo",
     "ConfigParams",
     "ConfigResult",
     "ContentPart",
@@ -61,13 +73,21 @@ __all__ = [
     "FinishReason",
     "ImagePart",
     "InvalidParamsData",
+    "LatencySummary",
     "Message",
     "MethodSpec",
+    "ModelStats",
     "NamedToolChoice",
     "ProviderInfo",
+    "ProviderStats",
     "ProvidersParams",
     "ProvidersResult",
+    "RequestStats",
     "ResponseFormat",
+    "SessionStats",
+    "StatsParams",
+    "StatsResult",
+    "TelemetryEvent",
     "TextPart",
     "ToolCall",
     "ToolCallDelta",

@@ -8,6 +8,7 @@ from ._base import WireModel
 from .chat import ChatChunk, ChatParams, ChatResult
 from .embed import EmbedParams, EmbedResult
 from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
+from .stats import StatsParams, StatsResult
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,13 @@ CONFIG = MethodSpec(
     ConfigResult,
     "The effective configuration with every secret redacted.",
 )
+STATS = MethodSpec(
+    "dspex/stats",
+    StatsParams,
+    StatsResult,
+    "Request counters, state, circuit breakers and latency summaries per provider, model "
+    "and session (filtered by the params given).",
+)
 
 # Each area adds its specs here, one line each.
 ALL: tuple[MethodSpec, ...] = (
@@ -52,6 +60,7 @@ ALL: tuple[MethodSpec, ...] = (
     EMBED,
     PROVIDERS,
     CONFIG,
+    STATS,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

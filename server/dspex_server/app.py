@@ -73,6 +73,13 @@ class DspexProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
+        if method == types.CANCEL_REQUEST and isinstance(message, JsonRPCNotification):
+            # pygls reads `params.id`, but params stay plain dicts here (dict_converter).
+            params = message.params
+            target = params.get("id") if isinstance(params, dict) else None
+            if isinstance(target, str | int) and not isinstance(target, bool):
+                self._handle_cancel_notification(target)
+            return
         if method == types.SHUTDOWN:
             # From here on new requests are refused, while those in flight are answered.
             self.shutdown_requested = True

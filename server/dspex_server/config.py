@@ -19,7 +19,12 @@ from dspex_protocol import ErrorKind
 from pydantic import Field, SecretStr, ValidationError
 
 from .errors import DspexError
-from .providers.settings import ProviderSettings, SettingsModel
+from .providers.settings import (
+    CircuitSettings,
+    ProviderSettings,
+    RetrySettings,
+    SettingsModel,
+)
 from .providers.table import FALLBACK_PROVIDER, PROVIDER_BY_NAME, PROVIDERS, ProviderSpec
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,24 @@ class Settings(SettingsModel):
         "httpx's own pool degrades under load (see bench/).",
     )
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    circuit: CircuitSettings = Field(default_factory=CircuitSettings)
+    telemetry: bool = Field(
+        default=False, description="send `dspex/telemetry` notifications to the client"
+    )
+
+    def retry_policy(self, name: str) -> RetrySettings:
+        """The top-level retry policy with the provider's overrides applied."""
+        override = self.provider(name).retry
+        if override is None:
+            return self.retry
+        return self.retry.model_copy(update=override.model_dump(exclude_none=True))
+
+    def circuit_policy(self, name: str) -> CircuitSettings:
+        override = self.provider(name).circuit
+        if override is None:
+            return self.circuit
+        return self.circuit.model_copy(update=override.model_dump(exclude_none=True))
 
     def provider(self, name: str) -> ProviderSettings:
         spec = PROVIDER_BY_NAME[name]

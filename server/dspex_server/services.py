@@ -10,7 +10,8 @@ from .config import ConfigStore
 from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
-from .stats import Stats
+from .reliability.breaker import BreakerRegistry
+from .stats import Stats, circuit_info
 from .telemetry import EventBus
 
 
@@ -18,10 +19,17 @@ class Services:
     def __init__(self, config: ConfigStore | None = None) -> None:
         self.config = config or ConfigStore()
         self.events = EventBus()
-        self.stats = Stats()
+        # The settings object is replaced on every config change: read it at call time.
+        self.breakers = BreakerRegistry(
+            lambda name: self.config.settings.circuit_policy(name)  # noqa: PLW0108
+        )
+        self.stats = Stats(
+            self.breakers,
+            trips=lambda name, kind: kind in self.config.settings.circuit_policy(name).trip_on,
+        )
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
-        self.pipeline = Pipeline(self.config, self.registry, self.events)
+        self.pipeline = Pipeline(self.config, self.registry, self.events, self.breakers)
 
     def secrets(self) -> Iterator[str]:
         """Every secret the daemon knows of, for the log filter."""
@@ -45,6 +53,7 @@ class Services:
                     or spec.default_embedding_model,
                     base_url=ps.base_url or spec.default_base_url,
                     capabilities=sorted(spec.capabilities),
+                    circuit=circuit_info(self.breakers.peek(spec.name)),
                 )
             )
         default, _ = self.config.default_provider()

@@ -9,9 +9,9 @@ from ..app import DspexServer
 from ..logs import setup_logging
 from ..providers.table import PROVIDERS
 from ..services import Services
-from . import core
+from . import core, reliability
 
-REGISTRARS = (core.register,)
+REGISTRARS = (core.register, reliability.register)
 
 
 def build_server(services: Services | None = None) -> tuple[DspexServer, Services]:
