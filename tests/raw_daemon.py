@@ -117,19 +117,19 @@ class RawDaemon:
         self.write(encode(message))
         return msg_id
 
-    async def answer(self, msg_id: Any, timeout: float = 10.0) -> dict[str, Any]:
+    async def answer(self, msg_id: Any, wait_s: float = 10.0) -> dict[str, Any]:
         if self.answers.get(msg_id):
             return self.answers[msg_id][0]
         waiter = self._waiters.setdefault(msg_id, asyncio.get_running_loop().create_future())
-        return await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        return await asyncio.wait_for(asyncio.shield(waiter), wait_s)
 
-    async def request(self, method: str, params: Any = None, timeout: float = 10.0) -> Any:
+    async def request(self, method: str, params: Any = None, wait_s: float = 10.0) -> Any:
         msg_id = self.send_request(method, params)
         await self.drain()
-        return await self.answer(msg_id, timeout)
+        return await self.answer(msg_id, wait_s)
 
-    async def result(self, method: str, params: Any = None, timeout: float = 10.0) -> Any:
-        answer = await self.request(method, params, timeout)
+    async def result(self, method: str, params: Any = None, wait_s: float = 10.0) -> Any:
+        answer = await self.request(method, params, wait_s)
         assert "result" in answer, answer
         return answer["result"]
 
@@ -155,16 +155,16 @@ class RawDaemon:
         self.notify("initialized", {})
         return result
 
-    async def close(self, timeout: float = 15.0) -> int:
+    async def close(self, wait_s: float = 15.0) -> int:
         if self.alive():
             try:
-                await self.request("shutdown", timeout=timeout)
+                await self.request("shutdown", wait_s=wait_s)
                 self.notify("exit")
                 await self.drain()
             except (ConnectionError, TimeoutError):
                 pass
         try:
-            code = await asyncio.wait_for(self.proc.wait(), timeout)
+            code = await asyncio.wait_for(self.proc.wait(), wait_s)
         except TimeoutError:
             self.proc.kill()
             code = await self.proc.wait()
