@@ -35,3 +35,14 @@ def error_data(answer: dict[str, Any]) -> dict[str, Any]:
     assert "error" in answer, answer
     data: dict[str, Any] = answer["error"]["data"]
     return data
+
+
+async def eventually(predicate: Any, wait_s: float = 5.0, step_s: float = 0.01) -> None:
+    """Wait until `predicate()` is true; fail after `wait_s`."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(step_s)
