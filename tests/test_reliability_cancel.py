@@ -73,9 +73,10 @@ async def test_cancel_during_backoff_stops_retrying(
 ) -> None:
     from fakes.openai_server import openai_error
 
-    opts = options(retry={"attempts": 5, "baseMs": 2000, "capMs": 2000})
-    async with raw_daemon(openai_env(env, fake_openai), opts) as d:
-        fake_openai.queue(*(openai_error(503, "busy", "server_error") for _ in range(5)))
+    # Full jitter may pick a tiny wait; Retry-After makes the backoff at least 2 s.
+    busy = openai_error(503, "busy", "server_error", headers={"Retry-After": "2"})
+    async with raw_daemon(openai_env(env, fake_openai), options(retry={"attempts": 5})) as d:
+        fake_openai.queue(*(busy for _ in range(5)))
         msg_id = d.send_request("dspex/chat", chat_params(provider="openai"))
         await eventually(lambda: len(fake_openai.requests) == 1)
         await asyncio.sleep(0.05)
