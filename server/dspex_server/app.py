@@ -249,6 +249,15 @@ class DspexServer(LanguageServer):
             if msg_id is not None and "method" in data:
                 self.protocol.send_raw_error(msg_id, -32602, f"invalid params for {data['method']}")
             return
+        if msg_id is not None and "method" in data and not hasattr(message, "id"):
+            # A notification method (`initialized`, `$/progress`, ...) sent with an id:
+            # pygls would run it and never answer; a request must get exactly one answer.
+            self.protocol.send_raw_error(
+                msg_id,
+                INVALID_REQUEST,
+                f"{data['method']} is a notification: send it without an id",
+            )
+            return
         try:
             self.protocol.handle_message(message)
         except Exception as exc:
