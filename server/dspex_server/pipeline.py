@@ -198,6 +198,7 @@ class Pipeline:
             exc.provider = exc.provider or provider
             exc.model = exc.model or model
             exc.correlation_id = correlation_id
+            self.scrub(exc)
             stop(exc.kind)
             raise
         except TimeoutError:
@@ -224,7 +225,7 @@ class Pipeline:
             run.error.provider = run.error.provider or provider
             run.error.model = run.error.model or model
             run.error.correlation_id = correlation_id
-            error = run.error.data().to_wire()
+            error = self.scrub(run.error).data().to_wire()
         latency_ms = stop(None if run.error is None else run.error.kind, response.usage)
         return ChatResult(
             choices=[
@@ -238,6 +239,32 @@ class Pipeline:
             notices=notices or None,
             error=error,
         )
+
+    def scrub(self, error: DspexError) -> DspexError:
+        """Remove every configured secret from an error before it leaves the daemon: a
+        provider may quote the key in an error body that an adapter passes on (a snippet of
+        a non-JSON answer, an error message)."""
+        secrets = [k for k in (self.config.api_key(s.name) for s in PROVIDERS) if k]
+        secrets = [k for k in secrets if len(k) >= 4]
+        if not secrets:
+            return error
+
+        def clean(value: object) -> object:
+            if isinstance(value, str):
+                for secret in secrets:
+                    value = value.replace(secret, "<redacted>")
+                return value
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            return value
+
+        error.message = str(clean(error.message))
+        error.args = (error.message,)
+        if error.details:
+            error.details = {k: clean(v) for k, v in error.details.items()}
+        return error
 
     async def _attempts(
         self,
@@ -430,6 +457,7 @@ class Pipeline:
             exc.provider = exc.provider or provider
             exc.model = exc.model or model
             exc.correlation_id = correlation_id
+            self.scrub(exc)
             stop(exc.kind)
             raise
         except asyncio.CancelledError:
