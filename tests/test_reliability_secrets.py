@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from fakes.base import ConnectionReset, Garbage, HttpError, Reply, SlowStream, TruncatedStream
 from fakes.openai_server import FakeOpenAI, openai_error
 from raw_daemon import raw_daemon
@@ -38,12 +40,19 @@ def faults() -> list[object]:
     ]
 
 
-async def test_no_secret_in_any_output(env: dict[str, str], tmp_path: Path) -> None:
+@pytest.fixture
+def file_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment, with a config file that holds a key of its own."""
+    Path(env["DSPEX_CONFIG"]).write_text(
+        f'telemetry = true\n[providers.openai]\napi_key = "{KEY_FILE}"\n'
+    )
+    return env
+
+
+async def test_no_secret_in_any_output(file_env: dict[str, str]) -> None:
     async with FakeOpenAI(api_key=KEY_INIT) as fake:
-        Path(env["DSPEX_CONFIG"]).write_text(
-            f'telemetry = true\n[providers.openai]\napi_key = "{KEY_FILE}"\n'
-        )
         env = {
+            **file_env,
             **env,
             "OPENAI_API_KEY": KEY_ENV,
             "OPENAI_BASE_URL": fake.api_base,
