@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from fakes.base import ConnectionReset, Garbage, HttpError, Reply, SlowStream, TruncatedStream
 from fakes.openai_server import FakeOpenAI, openai_error
 from raw_daemon import raw_daemon
@@ -53,7 +52,6 @@ async def test_no_secret_in_any_output(file_env: dict[str, str]) -> None:
     async with FakeOpenAI(api_key=KEY_INIT) as fake:
         env = {
             **file_env,
-            **env,
             "OPENAI_API_KEY": KEY_ENV,
             "OPENAI_BASE_URL": fake.api_base,
             "DSPEX_LOG_LEVEL": "debug",
