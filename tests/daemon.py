@@ -69,11 +69,18 @@ class Daemon:
         return await self.client.protocol.send_request_async(method, params)
 
     def notify(self, method: str, params: Any = None) -> None:
-        self.client.protocol.notify(method, params)
+        """A notification with plain-JSON params (pygls would structure LSP methods' params)."""
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self.client.protocol._send_data(message)
 
 
-def make_client(daemon_ref: list[Daemon]) -> LanguageClient:
-    client = LanguageClient(converter_factory=_dict_converter)
+def make_client(
+    daemon_ref: list[Daemon],
+    configuration: dict[str, Any] | None = None,
+) -> LanguageClient:
+    client = LanguageClient(converter_factory=_dict_converter, configuration=configuration)
     register_lsp_features(client)
 
     features = client.protocol.fm.features
@@ -99,9 +106,11 @@ async def start_daemon(
     env: dict[str, str],
     initialization_options: Any = None,
     capabilities: types.ClientCapabilities | None = None,
+    configuration: dict[str, Any] | None = None,
 ) -> AsyncIterator[Daemon]:
+    """`configuration` is what the client answers to `workspace/configuration`."""
     holder: list[Daemon] = []
-    client = make_client(holder)
+    client = make_client(holder, configuration)
     daemon = Daemon(client)
     holder.append(daemon)
     await client.start_io(sys.executable, "-m", "dspex_server", env=env)

@@ -15,7 +15,6 @@ import sys
 from collections.abc import Generator
 from typing import Any
 
-from dspex_protocol import PROTOCOL_VERSION, DspexCapabilities
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
@@ -28,6 +27,8 @@ from pygls.protocol import (
     default_converter,
 )
 from pygls.protocol.language_server import lsp_method
+
+from dspex_protocol import PROTOCOL_VERSION, DspexCapabilities
 
 from . import __version__
 

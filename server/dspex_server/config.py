@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from dspex_protocol import ErrorKind
 from pydantic import Field, SecretStr, ValidationError
+
+from dspex_protocol import ErrorKind
 
 from .errors import DspexError
 from .providers.settings import (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
 from pygls.exceptions import JsonRpcException
+
+from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
 
 RETRYABLE_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK_ERROR, ErrorKind.RATE_LIMITED})
 

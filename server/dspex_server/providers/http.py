@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+
 from dspex_protocol import ErrorKind
 
 from ..errors import DspexError
@@ -202,6 +203,25 @@ class HttpAdapter(Adapter):
         if response.status_code >= 400:
             raise self.status_error(response, body, model)
         return decode_json(body, self.name, model)
+
+    async def sse_events(self, response: httpx.Response, model: str) -> AsyncIterator[Any]:
+        """Server-sent events of a streaming response; a 200 that is not an event stream
+        (an HTML page from a proxy, a JSON body) is an invalid response, not a network error."""
+        from httpx_sse import EventSource
+
+        content_type = response.headers.get("content-type", "")
+        if "text/event-stream" not in content_type:
+            with self.transport_errors(model):
+                body = await response.aread()
+            snippet = body[:120].decode("utf-8", "replace").strip()
+            raise DspexError(
+                ErrorKind.INVALID_RESPONSE,
+                f"expected an event stream, got {content_type or 'no content type'}: {snippet!r}",
+                provider=self.name,
+                model=model,
+            )
+        async for event in EventSource(response).aiter_sse():
+            yield event
 
     @contextlib.asynccontextmanager
     async def open_stream(

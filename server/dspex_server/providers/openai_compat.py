@@ -215,8 +215,6 @@ class OpenAICompatAdapter(HttpAdapter):
         ]
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
-        from httpx_sse import EventSource
-
         body = self.body(request)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -226,7 +224,7 @@ class OpenAICompatAdapter(HttpAdapter):
         ) as response:
             req_id = request_id(response.headers)
             done = False
-            async for sse in EventSource(response).aiter_sse():
+            async for sse in self.sse_events(response, request.model):
                 if sse.data.strip() == "[DONE]":
                     done = True
                     break

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from dspex_protocol import ErrorKind
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
+
+from dspex_protocol import ErrorKind
 
 
 class SettingsModel(BaseModel):

@@ -7,10 +7,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
-from dspex_protocol import methods as m
 from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException
+
+from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
+from dspex_protocol import methods as m
 
 from ..app import DspexServer
 from ..errors import DspexError, InvalidParams

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
+
+from lsprotocol import types
 
 from dspex_protocol import ChatChunk, ChatParams, EmbedParams
 from dspex_protocol import methods as m
-from lsprotocol import types
 
 from ..app import DspexServer
+from ..config import LayerName
 from ..errors import DspexError
 from ..services import Services
 from .base import method
@@ -19,13 +20,27 @@ SHUTDOWN_DRAIN_S = 10.0
 
 def register(server: DspexServer, services: Services) -> None:
 
+    def apply_settings(layer: LayerName, settings: Any) -> None:
+        """A bad settings block is refused with a message naming the keys; the previous
+        settings stay in force and the daemon keeps running."""
+        try:
+            services.config.set_editor_settings(layer, settings)
+        except DspexError as exc:
+            server.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=exc.message)
+            )
+
     @server.feature(types.INITIALIZE)
     def on_initialize(params: types.InitializeParams) -> None:
-        options = params.initialization_options
-        if options:
-            # A bad block is recorded in config problems; the previous settings stay.
-            with contextlib.suppress(DspexError):
-                services.config.set_editor_settings("initializationOptions", options)
+        if params.initialization_options:
+            apply_settings("initializationOptions", params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    async def on_initialized(_: Any) -> None:
+        # Editors that serve `workspace/configuration` are asked for the `dspex` section.
+        settings = await pull_configuration(server)
+        if settings is not None:
+            apply_settings("workspace", settings)
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(_: Any) -> None:
@@ -36,10 +51,9 @@ def register(server: DspexServer, services: Services) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_config_change(params: types.DidChangeConfigurationParams) -> None:
         settings = params.settings
-        if settings is None:
+        if settings is None:  # LSP allows a bare "something changed": pull it
             settings = await pull_configuration(server)
-        with contextlib.suppress(DspexError):
-            services.config.set_editor_settings("workspace", settings)
+        apply_settings("workspace", settings)
 
     @method(server, m.CHAT)
     async def chat(params: ChatParams) -> Any:
@@ -71,7 +85,10 @@ async def pull_configuration(server: DspexServer) -> Any:
     caps = server.client_capabilities
     if not (caps and caps.workspace and caps.workspace.configuration):
         return None
-    result = await server.workspace_configuration_async(
-        types.ConfigurationParams(items=[types.ConfigurationItem(section="dspex")])
-    )
+    try:
+        result = await server.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="dspex")])
+        )
+    except Exception:  # the client could not answer: keep the settings we have
+        return None
     return result[0] if result else None
