@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dspex_protocol.methods import ALL
 from fuzz_client import SyncDaemon, frame
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+from dspex_protocol.methods import ALL
 
 BATCH = 50
 EXAMPLES = int(__import__("os").environ.get("DSPEX_FUZZ_EXAMPLES", "210"))  # × BATCH = 10,500 cases

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from dspex_protocol import ErrorKind
 from dspex_server.config import ConfigStore
 from dspex_server.errors import DspexError
