@@ -149,3 +149,23 @@ def test_disabled_breaker_never_opens() -> None:
         b.failure(err(ErrorKind.API_ERROR), b.before_call())
     assert b.state is CircuitState.CLOSED
     assert b.total_failures == 10
+
+
+async def test_notification_futures_are_released() -> None:
+    """pygls files async notification handlers' futures and never drops them; dspex does."""
+    import asyncio
+    import io
+    import json
+
+    from pygls.io_ import StdoutWriter
+
+    from dspex_server.rpc import build_server
+    from dspex_server.services import Services
+
+    server, _ = build_server(Services(ConfigStore(environ={"DSPEX_CONFIG": "/nonexistent"})))
+    server.protocol.set_writer(StdoutWriter(io.BytesIO()))
+    note = {"jsonrpc": "2.0", "method": "workspace/didChangeConfiguration"}
+    for _ in range(50):
+        server.dispatch(json.dumps({**note, "params": {"settings": {"telemetry": True}}}).encode())
+    await asyncio.sleep(0.05)
+    assert server.protocol._request_futures == {}

@@ -93,7 +93,17 @@ class DspexProtocol(LanguageServerProtocol):
             # LSP: requests after `shutdown` are answered with InvalidRequest.
             self.send_raw_error(message.id, INVALID_REQUEST, "the server is shutting down")
             return
+        if hasattr(message, "id"):
+            super().handle_message(message)
+            return
+        # pygls files an async notification handler's future under a fresh uuid in
+        # `_request_futures` and never removes it: remove it when it is done.
+        futures = self._request_futures
+        size = len(futures)
         super().handle_message(message)
+        if len(futures) > size:
+            key = next(reversed(futures))
+            futures[key].add_done_callback(lambda _: futures.pop(key, None))
 
     def send_notification(self, method: str, params: Any) -> None:
         """A notification whose params are already JSON-ready. (pygls' `notify` would try
