@@ -16,6 +16,14 @@ def frame(message: Any) -> bytes:
 class RawDaemon:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
+        self._stderr = bytearray()
+        # Drain stderr all along: a full pipe would block the daemon's logging.
+        self._stderr_task = asyncio.ensure_future(self._drain_stderr())
+
+    async def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        while chunk := await self.process.stderr.read(65536):
+            self._stderr += chunk
 
     @classmethod
     async def start(cls, env: dict[str, str]) -> RawDaemon:
@@ -46,7 +54,7 @@ class RawDaemon:
         self.process.stdin.write(data)
         await self.process.stdin.drain()
 
-    async def read(self, timeout: float = 10.0) -> Any:
+    async def read(self, timeout: float = 60.0) -> Any:
         return await asyncio.wait_for(self._read(), timeout)
 
     async def _read(self) -> Any:
@@ -64,22 +72,33 @@ class RawDaemon:
         assert length is not None
         return json.loads(await self.process.stdout.readexactly(length))
 
-    async def read_until_id(self, msg_id: Any, timeout: float = 10.0) -> Any:
+    async def read_until_id(self, msg_id: Any, timeout: float = 60.0) -> Any:
         while True:
             message = await self.read(timeout)
             if message.get("id") == msg_id and "method" not in message:
                 return message
 
+    async def read_answers(self, ids: set[Any], timeout: float = 60.0) -> dict[Any, Any]:
+        """The answers to `ids`, in whatever order they come (notifications skipped)."""
+        answers: dict[Any, Any] = {}
+        while set(answers) != ids:
+            message = await self.read(timeout)
+            if "method" not in message and message.get("id") in ids:
+                answers[message["id"]] = message
+        return answers
+
     async def close_stdin(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.close()
 
-    async def wait(self, timeout: float = 15.0) -> int:
+    async def wait(self, timeout: float = 60.0) -> int:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
     async def stderr(self) -> str:
-        assert self.process.stderr is not None
-        return (await self.process.stderr.read()).decode("utf-8", "replace")
+        """Everything the daemon wrote to stderr (complete once it has exited)."""
+        if self.process.returncode is not None:
+            await self._stderr_task
+        return self._stderr.decode("utf-8", "replace")
 
     def kill(self) -> None:
         if self.process.returncode is None:

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 from fakes.base import Reply
 from fakes.openai_server import FakeOpenAI, openai_error
-
-DSPEX = shutil.which("dspex", path=str(Path(sys.executable).parent)) or "dspex"
-
-
-async def run_cli(
-    env: dict[str, str],
-    *args: str,
-    stdin: str | None = None,
-) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        DSPEX,
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(
-        process.communicate(stdin.encode() if stdin is not None else b""), 60
-    )
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_chat_prints_the_answer(env: dict[str, str]) -> None:

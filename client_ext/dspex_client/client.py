@@ -19,9 +19,13 @@ from dspex_protocol import (
     EmbedParams,
     EmbedResult,
     Message,
+    PredictParams,
+    PredictResult,
     ProvidersResult,
+    SignatureSpec,
 )
 
+from .api import MethodsMixin
 from .connection import Connection
 from .errors import DaemonUnavailableError
 
@@ -103,7 +107,7 @@ class ChatStream:
         return self._result
 
 
-class DspexClient:
+class DspexClient(MethodsMixin):
     """`async with DspexClient.spawn() as client: await client.chat("hello")`."""
 
     def __init__(
@@ -247,6 +251,19 @@ class DspexClient:
         return await self.call(
             "dspex/embed", EmbedParams(inputs=list(inputs), **kwargs), EmbedResult
         )
+
+    async def predict(
+        self,
+        signature: str | SignatureSpec | Mapping[str, Any],
+        inputs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PredictResult:
+        """Structured prediction: `await client.predict("text -> sentiment", {"text": t})`.
+        kwargs are PredictParams fields (snake_case): mode, demos, max_retries, ..."""
+        params = PredictParams.model_validate(
+            {"signature": signature, "inputs": dict(inputs or {}), **kwargs}
+        )
+        return await self.call("dspex/predict", params, PredictResult)
 
     async def providers(self) -> ProvidersResult:
         return await self.call("dspex/providers", {}, ProvidersResult)

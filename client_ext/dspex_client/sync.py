@@ -6,7 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from dspex_protocol import ChatResult, ConfigResult, EmbedResult, ProvidersResult
+from dspex_protocol import (
+    ChatResult,
+    ConfigResult,
+    EmbedResult,
+    PredictResult,
+    ProvidersResult,
+    SignatureSpec,
+)
 
 from .client import DspexClient
 
@@ -42,11 +49,31 @@ class SyncClient:
     def embed(self, inputs: Sequence[str], **kwargs: Any) -> EmbedResult:
         return self._run(self._client.embed(inputs, **kwargs))
 
+    def predict(
+        self,
+        signature: str | SignatureSpec | Mapping[str, Any],
+        inputs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PredictResult:
+        return self._run(self._client.predict(signature, inputs, **kwargs))
+
     def providers(self) -> ProvidersResult:
         return self._run(self._client.providers())
 
     def config(self) -> ConfigResult:
         return self._run(self._client.config())
+
+    def __getattr__(self, name: str) -> Any:
+        """Every other typed call of DspexClient (performance, index_query, ...), run to
+        completion: `client.index_query(name="docs", texts=["q"])`."""
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._run(attr(*args, **kwargs))
+
+        return call
 
     def close(self) -> None:
         if self._loop.is_closed():

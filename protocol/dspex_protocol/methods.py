@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import analytics as an
 from ._base import WireModel
 from .chat import ChatChunk, ChatParams, ChatResult
 from .embed import EmbedParams, EmbedResult
+from .predict import PredictParams, PredictResult
 from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
 from .stats import StatsParams, StatsResult
 
@@ -40,6 +42,13 @@ PROVIDERS = MethodSpec(
     ProvidersResult,
     "Every provider the daemon knows, whether it is configured, and the default one.",
 )
+PREDICT = MethodSpec(
+    "dspex/predict",
+    PredictParams,
+    PredictResult,
+    "Structured prediction: a signature and inputs in, validated outputs out (parsed, "
+    "validated and re-asked within maxRetries), with attempts, usage and cost summed.",
+)
 CONFIG = MethodSpec(
     "dspex/config",
     ConfigParams,
@@ -54,6 +63,50 @@ STATS = MethodSpec(
     "and session (filtered by the params given).",
 )
 
+ANALYTICS_PERFORMANCE = MethodSpec(
+    "dspex/analytics/performance",
+    an.PerformanceParams,
+    an.PerformanceResult,
+    "Latency statistics of a provider/model's recent window, or of explicit samples.",
+)
+ANALYTICS_COMPARE = MethodSpec(
+    "dspex/analytics/compare",
+    an.CompareParams,
+    an.CompareResult,
+    "Pairwise provider comparison (Welch, Mann-Whitney, bootstrap, two-proportion), "
+    "rankings and a recommendation; 'insufficient_data' below minSamples.",
+)
+ANALYTICS_HEALTH = MethodSpec(
+    "dspex/analytics/health",
+    an.HealthParams,
+    an.HealthResult,
+    "Health score, latency drift and anomalies per provider.",
+)
+ANALYTICS_SIMILARITY = MethodSpec(
+    "dspex/analytics/similarity",
+    an.SimilarityParams,
+    an.SimilarityResult,
+    "Pairwise cosine similarity of texts (embedded) or vectors.",
+)
+INDEX_ADD = MethodSpec(
+    "dspex/index/add",
+    an.IndexAddParams,
+    an.IndexAddResult,
+    "Add texts or vectors to a named in-memory vector index (created on first add).",
+)
+INDEX_QUERY = MethodSpec(
+    "dspex/index/query",
+    an.IndexQueryParams,
+    an.IndexQueryResult,
+    "Exact top-k cosine search of a named index, optionally above a threshold.",
+)
+INDEX_DROP = MethodSpec(
+    "dspex/index/drop", an.IndexDropParams, an.IndexDropResult, "Drop a named index."
+)
+INDEX_LIST = MethodSpec(
+    "dspex/index/list", an.IndexListParams, an.IndexListResult, "The named indexes and sizes."
+)
+
 # Each area adds its specs here, one line each.
 ALL: tuple[MethodSpec, ...] = (
     CHAT,
@@ -61,6 +114,15 @@ ALL: tuple[MethodSpec, ...] = (
     PROVIDERS,
     CONFIG,
     STATS,
+    PREDICT,
+    ANALYTICS_PERFORMANCE,
+    ANALYTICS_COMPARE,
+    ANALYTICS_HEALTH,
+    ANALYTICS_SIMILARITY,
+    INDEX_ADD,
+    INDEX_QUERY,
+    INDEX_DROP,
+    INDEX_LIST,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

@@ -20,7 +20,7 @@ class ProviderInfo(WireModel):
     name: str
     configured: bool
     wire_format: WireFormat
-    default_model: str | None
+    default_model: str | None = None
     default_embedding_model: str | None = None
     base_url: str | None = None
     capabilities: list[str] = Field(default_factory=list)

@@ -46,6 +46,33 @@ SECRET_KEYS = frozenset(
 )
 
 
+class SemanticCacheSettings(SettingsModel):
+    """Opt-in: a chat whose prompt embeds within `threshold` (cosine) of a cached prompt for
+    the same provider, model and options is answered from the cache."""
+
+    enabled: bool = False
+    threshold: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_entries: int = Field(default=1000, gt=0, le=100_000)
+    ttl_s: float = Field(default=3600.0, gt=0.0)
+
+
+class AnalyticsSettings(SettingsModel):
+    backend: Literal["auto", "numpy", "cupy"] = "auto"
+    window_size: int = Field(default=100, ge=2, le=100_000)
+    min_samples: int = Field(default=20, ge=2)
+    confidence_threshold: float = Field(default=0.8, gt=0.0, lt=1.0)
+    anomaly_threshold: float = Field(default=0.4, gt=0.0)
+    similarity_threshold: float = Field(default=0.7, ge=-1.0, le=1.0)
+    auto_switch: bool = False
+    gpu_min_elements: int = Field(
+        default=100_000 * 64,
+        gt=0,
+        description="`auto` uses CuPy only for work at least this large (elements touched).",
+    )
+    index_max_vectors: int = Field(default=2_000_000, gt=0)
+    semantic_cache: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
+
+
 class Settings(SettingsModel):
     default_provider: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
@@ -55,6 +82,7 @@ class Settings(SettingsModel):
         "httpx's own pool degrades under load (see bench/).",
     )
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     circuit: CircuitSettings = Field(default_factory=CircuitSettings)
     telemetry: bool = Field(
@@ -161,6 +189,8 @@ def env_layer(
         layer["logLevel"] = environ["DSPEX_LOG_LEVEL"].lower()
     if environ.get("DSPEX_HTTP_TRANSPORT"):
         layer["httpTransport"] = environ["DSPEX_HTTP_TRANSPORT"].lower()
+    if environ.get("DSPEX_ANALYTICS_BACKEND"):
+        layer["analytics"] = {"backend": environ["DSPEX_ANALYTICS_BACKEND"].lower()}
     return layer
 
 

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from dspex_protocol import (
     ChatChunk,
@@ -42,6 +42,21 @@ from .reliability.retry import retry_delay_ms
 from .telemetry import EventBus, RequestEvent
 
 ChunkSink = Callable[[ChatChunk], None]
+# (params, provider, model) → (provider, model, notice) to send the request elsewhere
+# (analytics' auto-switch), or None to keep it.
+Router = Callable[[ChatParams, str, str], "tuple[str, str, str] | None"]
+
+
+class ChatCache(Protocol):
+    """A cache consulted before a non-streamed chat (analytics' semantic cache)."""
+
+    async def lookup(
+        self, params: ChatParams, provider: str, model: str, correlation_id: str, notices: list[str]
+    ) -> tuple[ChatResult | None, Any]: ...
+
+    def store(self, key: Any, result: ChatResult) -> None: ...
+
+
 T = TypeVar("T")
 R = TypeVar("R", ProviderRequest, EmbedRequest)
 
@@ -61,6 +76,22 @@ class _Run:
     resumed: bool = False
     acc: StreamAccumulator | None = None
     error: DspexError | None = None
+
+
+def _provider_request(params: ChatParams, model: str) -> ProviderRequest:
+    return ProviderRequest(
+        model=model,
+        messages=params.messages,
+        temperature=params.temperature,
+        max_tokens=params.max_tokens,
+        top_p=params.top_p,
+        stop=params.stop,
+        seed=params.seed,
+        tools=params.tools,
+        tool_choice=params.tool_choice,
+        response_format=params.response_format,
+        timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
+    )
 
 
 def _interrupted(acc: StreamAccumulator, provider: str) -> ProviderResponse:
@@ -94,6 +125,8 @@ class Pipeline:
         self.breakers = breakers or BreakerRegistry(
             lambda name: config.settings.circuit_policy(name)  # noqa: PLW0108
         )
+        self.router: Router | None = None
+        self.chat_cache: ChatCache | None = None
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
@@ -122,6 +155,11 @@ class Pipeline:
             raise DspexError(
                 ErrorKind.INVALID_MESSAGES, f"no model given for {provider!r}", provider=provider
             )
+        if self.router is not None:
+            switched = self.router(params, provider, model)
+            if switched is not None:
+                provider, model, notice = switched
+                notices.append(notice)
         return provider, model, notices
 
     async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
@@ -131,19 +169,14 @@ class Pipeline:
         except DspexError as exc:
             exc.correlation_id = correlation_id
             raise
-        request = ProviderRequest(
-            model=model,
-            messages=params.messages,
-            temperature=params.temperature,
-            max_tokens=params.max_tokens,
-            top_p=params.top_p,
-            stop=params.stop,
-            seed=params.seed,
-            tools=params.tools,
-            tool_choice=params.tool_choice,
-            response_format=params.response_format,
-            timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
-        )
+        cache_key = None
+        if self.chat_cache is not None and on_chunk is None:
+            cached, cache_key = await self.chat_cache.lookup(
+                params, provider, model, correlation_id, notices
+            )
+            if cached is not None:
+                return cached
+        request = _provider_request(params, model)
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
@@ -220,14 +253,9 @@ class Pipeline:
             stop(ErrorKind.CANCELLED)
             raise
         # An interrupted stream returns the partial answer, but the request failed.
-        error: dict[str, object] | None = None
-        if run.error is not None:
-            run.error.provider = run.error.provider or provider
-            run.error.model = run.error.model or model
-            run.error.correlation_id = correlation_id
-            error = self.scrub(run.error).data().to_wire()
+        error = self._run_error(run, provider, model, correlation_id)
         latency_ms = stop(None if run.error is None else run.error.kind, response.usage)
-        return ChatResult(
+        result = ChatResult(
             choices=[
                 Choice(index=0, message=response.message, finish_reason=response.finish_reason)
             ],
@@ -239,6 +267,20 @@ class Pipeline:
             notices=notices or None,
             error=error,
         )
+        if cache_key is not None and self.chat_cache is not None:
+            self.chat_cache.store(cache_key, result)
+        return result
+
+    def _run_error(
+        self, run: _Run, provider: str, model: str, correlation_id: str
+    ) -> dict[str, object] | None:
+        """The ErrorData of what interrupted a stream whose partial answer is returned."""
+        if run.error is None:
+            return None
+        run.error.provider = run.error.provider or provider
+        run.error.model = run.error.model or model
+        run.error.correlation_id = correlation_id
+        return self.scrub(run.error).data().to_wire()
 
     def scrub(self, error: DspexError) -> DspexError:
         """Remove every configured secret from an error before it leaves the daemon: a

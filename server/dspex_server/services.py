@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
 
+from .analytics import Analytics
 from .config import ConfigStore
 from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
@@ -13,6 +16,9 @@ from .providers.table import PROVIDERS
 from .reliability.breaker import BreakerRegistry
 from .stats import Stats, circuit_info
 from .telemetry import EventBus
+
+if TYPE_CHECKING:
+    from .predict.service import Predictor
 
 
 class Services:
@@ -30,6 +36,14 @@ class Services:
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
         self.pipeline = Pipeline(self.config, self.registry, self.events, self.breakers)
+        self.analytics = Analytics(self.config, self.pipeline, self.events)
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        # Built on the first prediction: its modules stay off the start-up path.
+        from .predict.service import Predictor
+
+        return Predictor(self.pipeline)
 
     def secrets(self) -> Iterator[str]:
         """Every secret the daemon knows of, for the log filter."""
@@ -66,4 +80,5 @@ class Services:
         return ConfigResult(config=config, sources=self.config.sources())
 
     async def aclose(self) -> None:
+        self.analytics.close()
         await self.registry.aclose()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 
 @dataclass
@@ -51,6 +53,16 @@ class TruncatedStream:
 
 
 @dataclass
+class StreamErrorEvent:
+    """Stream `chunks` deltas of `text`, then the provider's in-stream error event
+    (`body` in its own error format), as a 200 response whose stream ends cleanly."""
+
+    body: Any
+    text: str = "partial answer"
+    chunks: int = 0
+
+
+@dataclass
 class ConnectionReset:
     """Accept the request, then drop the connection without a byte of answer."""
 
@@ -65,14 +77,16 @@ class SlowStream:
     piece: str = "tick "
 
 
-Behaviour = Reply | HttpError | Garbage | TruncatedStream | ConnectionReset | SlowStream
+Behaviour = (
+    Reply | HttpError | Garbage | TruncatedStream | StreamErrorEvent | ConnectionReset | SlowStream
+)
 
 
 @dataclass
 class Recorded:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # case-insensitive, as HTTP header names are
     body: Any
 
 
@@ -96,6 +110,13 @@ class FakeProvider:
     def routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
 
+    def reset(self) -> None:
+        """Forget the script and the recorded requests (a fake shared between tests)."""
+        self.script.clear()
+        self.requests.clear()
+        self.disconnects = self.chunks_sent = 0
+        self.disconnected.clear()
+
     def queue(self, *behaviours: Behaviour) -> None:
         self.script.extend(behaviours)
 
@@ -108,7 +129,9 @@ class FakeProvider:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        self.requests.append(
+            Recorded(request.method, request.path, CIMultiDict(request.headers), body)
+        )
         return body
 
     async def start(self) -> FakeProvider:
@@ -144,6 +167,55 @@ class FakeProvider:
     def garbage_response(g: Garbage) -> web.Response:
         return web.Response(status=200, text=g.body, content_type=g.content_type)
 
+    @staticmethod
+    async def open_sse(
+        request: web.Request, headers: dict[str, str] | None = None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                **(headers or {}),
+            }
+        )
+        await response.prepare(request)
+        return response
+
+    def canned(self, behaviour: Behaviour) -> web.Response | None:
+        """The answer to an HttpError or Garbage behaviour; None for the format to render."""
+        if isinstance(behaviour, HttpError):
+            return self.error_response(behaviour)
+        if isinstance(behaviour, Garbage):
+            return self.garbage_response(behaviour)
+        return None
+
+    async def broken_sse(
+        self,
+        request: web.Request,
+        behaviour: TruncatedStream | StreamErrorEvent,
+        head: list[bytes],
+        error_event: Callable[[Any], bytes],
+        headers: dict[str, str] | None = None,
+    ) -> web.StreamResponse:
+        """Send the `head` events, then drop the connection (TruncatedStream) or send the
+        format's error event and end the stream cleanly (StreamErrorEvent)."""
+        response = await self.open_sse(request, headers)
+        for event in head:
+            await response.write(event)
+        if isinstance(behaviour, TruncatedStream):
+            self.drop_connection(request)
+            return response
+        await response.write(error_event(behaviour.body))
+        await response.write_eof()
+        return response
+
+    @staticmethod
+    def drop_connection(request: web.Request) -> None:
+        """Close the socket mid-response, as a dying server or proxy would."""
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+
     async def sleep(self, seconds: float) -> None:
         if seconds:
             try:
@@ -157,7 +229,7 @@ class FakeProvider:
         self.disconnected.set()
 
     @staticmethod
-    def reset(request: web.Request) -> web.StreamResponse:
+    def reset_connection(request: web.Request) -> web.StreamResponse:
         """Drop the connection at once; the client sees a reset / disconnect."""
         transport = request.transport
         if transport is not None:
@@ -177,6 +249,12 @@ class FakeProvider:
             self.note_disconnect()
             raise
         return True
+
+
+def sse_event(data: Any, event: str | None = None) -> bytes:
+    """One Server-Sent Event: an optional `event:` line, then the JSON `data:` line."""
+    head = f"event: {event}\n" if event else ""
+    return (head + "data: " + json.dumps(data) + "\n\n").encode()
 
 
 def split_text(text: str, parts: int = 3) -> list[str]:

@@ -77,7 +77,7 @@ class FakeOpenAI(FakeProvider):
         if isinstance(behaviour, TruncatedStream):
             return await self.truncated(request, body, behaviour)
         if isinstance(behaviour, ConnectionReset):
-            return self.reset(request)
+            return self.reset_connection(request)
         if isinstance(behaviour, SlowStream):
             return await self.slow_stream(request, body, behaviour)
         await self.sleep(behaviour.delay_s)

@@ -7,9 +7,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import chat, embed, info, serve
+from . import analytics, chat, embed, info, predict, serve
 
-COMMANDS = (chat, embed, info, serve)
+COMMANDS = (chat, embed, info, predict, serve, analytics)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from ..client import DspexClient
+from .batch import run_lines
 from .common import EXIT_OK, add_target_arguments, print_json, read_text_argument, run
 
 
@@ -21,6 +22,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--timeout-ms", type=int)
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    parser.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="batch: each stdin line is a JSON object ({prompt} or {messages}, plus any chat "
+        "option); one result line per input line, in order",
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (--jsonl)")
     stream = parser.add_mutually_exclusive_group()
     stream.add_argument(
         "--stream",
@@ -34,7 +42,19 @@ def add_parser(subparsers: Any) -> None:
 
 
 async def chat(args: argparse.Namespace, client: DspexClient) -> int:
+    options = _options(args)
+    if args.jsonl:
+
+        async def one(item: dict[str, Any]) -> Any:
+            merged = {**options, **item}
+            return await client.chat(merged.pop("prompt", None), **merged)
+
+        return await run_lines(sys.stdin, one, args.concurrency)
     prompt = read_text_argument(args.prompt, "prompt")
+    return await _chat_once(args, client, prompt, options)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "system": args.system,
         "provider": args.provider,
@@ -43,7 +63,12 @@ async def chat(args: argparse.Namespace, client: DspexClient) -> int:
         "max_tokens": args.max_tokens,
         "timeout_ms": args.timeout_ms,
     }
-    options = {k: v for k, v in options.items() if v is not None}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+async def _chat_once(
+    args: argparse.Namespace, client: DspexClient, prompt: str, options: dict[str, Any]
+) -> int:
     stream = args.stream if args.stream is not None else (sys.stdout.isatty() and not args.json)
     if args.json:
         result = await client.chat(prompt, **options)

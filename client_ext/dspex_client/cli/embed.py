@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from ..client import DspexClient
+from .batch import run_lines
 from .common import EXIT_OK, UsageError, add_target_arguments, print_json, run
 
 
@@ -20,15 +21,17 @@ def add_parser(subparsers: Any) -> None:
     add_target_arguments(parser)
     parser.add_argument("--dimensions", type=int)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="batch: each stdin line is a JSON object {inputs: [...], ...}; "
+        "one result line per input line, in order",
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (--jsonl)")
     parser.set_defaults(handler=lambda args: run(args, embed))
 
 
 async def embed(args: argparse.Namespace, client: DspexClient) -> int:
-    texts = [t for t in args.texts if t != "-"]
-    if not texts:
-        if sys.stdin.isatty():
-            raise UsageError("no texts given")
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     options = {
         k: v
         for k, v in {
@@ -38,6 +41,18 @@ async def embed(args: argparse.Namespace, client: DspexClient) -> int:
         }.items()
         if v is not None
     }
+    if args.jsonl:
+
+        async def one(item: dict[str, Any]) -> Any:
+            merged = {**options, **item}
+            return await client.embed(merged.pop("inputs", []), **merged)
+
+        return await run_lines(sys.stdin, one, args.concurrency)
+    texts = [t for t in args.texts if t != "-"]
+    if not texts:
+        if sys.stdin.isatty():
+            raise UsageError("no texts given")
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     result = await client.embed(texts, **options)
     if args.json:
         print_json(result.to_wire())

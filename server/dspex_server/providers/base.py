@@ -66,6 +66,7 @@ class ModelListing:
 
     id: str
     owned_by: str | None = None
+    display_name: str | None = None
     context_window: int | None = None
     max_output_tokens: int | None = None
     capabilities: frozenset[str] = frozenset()

@@ -7,8 +7,8 @@ import contextlib
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, ClassVar
 
 import httpx
 
@@ -107,6 +107,10 @@ def decode_json(body: bytes, provider: str, model: str, what: str = "response") 
 class HttpAdapter(Adapter):
     """An adapter that talks HTTP through one pooled client."""
 
+    # Error codes/types of a wire format's error body that say more than the HTTP status
+    # (e.g. Anthropic's `overloaded_error`, Gemini's `RESOURCE_EXHAUSTED`): kind, retryable.
+    error_codes: ClassVar[Mapping[str, tuple[ErrorKind, bool]]] = {}
+
     def __init__(
         self, spec: ProviderSpec, settings: ProviderSettings, api_key: str | None, transport: str
     ) -> None:
@@ -118,6 +122,10 @@ class HttpAdapter(Adapter):
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    def base_headers(self) -> dict[str, str]:
+        """The row's fixed headers, overridden by `providers.<name>.headers` from config."""
+        return {**self.spec.default_headers, **self.settings.headers}
 
     def error_detail(self, payload: Any) -> tuple[str | None, str | None]:
         """(message, code-or-type) from this wire format's error body."""
@@ -134,25 +142,56 @@ class HttpAdapter(Adapter):
         """Let a wire format turn a body's error code into a more precise kind."""
         return kind
 
-    def status_error(self, response: httpx.Response, body: bytes, model: str) -> DspexError:
-        kind, retryable = status_kind(response.status_code)
-        message, code = None, None
-        with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
-            message, code = self.error_detail(json.loads(body))
-        kind = self.refine_kind(kind, response.status_code, code)
-        text = message or f"HTTP {response.status_code} {response.reason_phrase or ''}".strip()
+    def error_hints(self, payload: Any) -> tuple[int | None, str | None]:
+        """(retry-after in ms, request id) that a wire format puts in its error body."""
+        return None, None
+
+    def classify(self, status: int | None, code: str | None) -> tuple[ErrorKind, bool]:
+        """Kind and retryability: the body's code where the wire format knows it, else
+        the HTTP status (an error inside a 200 stream has none: an API error)."""
+        if code is not None and code in self.error_codes:
+            return self.error_codes[code]
+        if status is None:
+            return ErrorKind.API_ERROR, False
+        kind, retryable = status_kind(status)
+        return self.refine_kind(kind, status, code), retryable
+
+    def payload_error(
+        self,
+        payload: Any,
+        model: str,
+        *,
+        status: int | None = None,
+        headers: httpx.Headers | None = None,
+        fallback: str = "the provider reported an error",
+    ) -> DspexError:
+        """A DspexError from a wire format's error body (an HTTP error or a stream event)."""
+        message, code = self.error_detail(payload)
+        kind, retryable = self.classify(status, code)
+        body_retry_ms, body_request_id = self.error_hints(payload)
+        text = message or fallback
         if code:
             text = f"{text} ({code})"
+        header_retry_ms = retry_after_ms(headers) if headers is not None else None
         return DspexError(
             kind,
             self.scrub(text),
             provider=self.name,
             model=model,
             retryable=retryable,
-            retry_after_ms=retry_after_ms(response.headers),
-            status=response.status_code,
-            request_id=request_id(response.headers),
+            retry_after_ms=header_retry_ms if header_retry_ms is not None else body_retry_ms,
+            status=status,
+            request_id=(request_id(headers) if headers is not None else None) or body_request_id,
             details={"code": code} if code else None,
+        )
+
+    def status_error(self, response: httpx.Response, body: bytes, model: str) -> DspexError:
+        payload: Any = None
+        with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
+            payload = json.loads(body)
+        fallback = f"HTTP {response.status_code} {response.reason_phrase or ''}".strip()
+        return self.payload_error(
+            payload, model, status=response.status_code, headers=response.headers, fallback=fallback
         )
 
     def scrub(self, text: str) -> str:
@@ -204,6 +243,30 @@ class HttpAdapter(Adapter):
             raise self.status_error(response, body, model)
         return decode_json(body, self.name, model)
 
+    async def get_pages(
+        self,
+        path: str,
+        list_key: str,
+        headers: dict[str, str],
+        first_query: str,
+        next_query: Callable[[dict[str, Any]], str | None],
+        max_pages: int = 20,
+    ) -> list[dict[str, Any]]:
+        """The items of a paginated list endpoint (models lists), following its cursor:
+        `next_query(page)` gives the next page's query string, or None at the end."""
+        items: list[dict[str, Any]] = []
+        query: str | None = first_query
+        for _ in range(max_pages):
+            if query is None:
+                break
+            payload = await self.get_json(path + query, headers)
+            page = payload.get(list_key) if isinstance(payload, dict) else None
+            if not isinstance(page, list):
+                raise self.invalid(f"the list at {path} has no {list_key!r} array", "")
+            items += [item for item in page if isinstance(item, dict)]
+            query = next_query(payload)
+        return items
+
     async def sse_events(self, response: httpx.Response, model: str) -> AsyncIterator[Any]:
         """Server-sent events of a streaming response; a 200 that is not an event stream
         (an HTML page from a proxy, a JSON body) is an invalid response, not a network error."""
@@ -252,6 +315,27 @@ class HttpAdapter(Adapter):
                 yield response
         finally:
             await response.aclose()
+
+    async def sse_json(self, response: httpx.Response, model: str) -> AsyncIterator[Any]:
+        """The JSON payloads of a Server-Sent Events stream, in order. An event whose
+        data is not JSON is an invalid response; transport failures map as usual."""
+        with self.transport_errors(model):
+            async for sse in self.sse_events(response, model):
+                if not sse.data.strip():
+                    continue
+                yield decode_json(sse.data.encode(), self.name, model, "stream event")
+
+    def stream_cut(self, model: str, expected: str) -> DspexError:
+        """The stream ended without its documented final event."""
+        return DspexError(
+            ErrorKind.NETWORK_ERROR,
+            f"the stream ended before {expected}",
+            provider=self.name,
+            model=model,
+        )
+
+    def invalid(self, what: str, model: str) -> DspexError:
+        return DspexError(ErrorKind.INVALID_RESPONSE, what, provider=self.name, model=model)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -139,7 +139,7 @@ class OpenAICompatAdapter(HttpAdapter):
     """POST {base}/chat/completions; SSE streaming with `stream_options.include_usage`."""
 
     def headers(self) -> dict[str, str]:
-        headers = {**self.spec.default_headers, **self.settings.headers}
+        headers = self.base_headers()
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers

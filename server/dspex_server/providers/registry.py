@@ -55,6 +55,15 @@ class AdapterRegistry:
             return OpenAICompatAdapter(
                 spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
             )
+        key, transport = self.config.api_key(spec.name), self.config.settings.http_transport
+        if spec.wire_format == "anthropic":
+            from .anthropic import AnthropicAdapter
+
+            return AnthropicAdapter(spec, settings, key, transport)
+        if spec.wire_format == "gemini":
+            from .gemini import GeminiAdapter
+
+            return GeminiAdapter(spec, settings, key, transport)
         from dspex_protocol import ErrorKind
 
         raise DspexError(

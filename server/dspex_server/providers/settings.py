@@ -99,6 +99,13 @@ class ProviderSettings(SettingsModel):
     )
 
 
+class AnthropicSettings(ProviderSettings):
+    """The Messages API requires `max_tokens`; this is what a request without `maxTokens`
+    asks for."""
+
+    default_max_tokens: int = Field(default=4096, gt=0)
+
+
 class MockError(SettingsModel):
     """An error the mock provider injects: on every `every`-th request, or with `times` left."""
 

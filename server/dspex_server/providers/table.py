@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from dspex_protocol.providers import WireFormat
 
-from .settings import MockSettings, ProviderSettings
+from .settings import AnthropicSettings, MockSettings, ProviderSettings
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,14 @@ class ProviderSpec:
 
 
 CHAT_COMPLETIONS_CAPS = frozenset({"chat", "streaming", "tools", "json_mode"})
+# OpenRouter ranks apps by these attribution headers; override them (or add others) with
+# `providers.openrouter.headers`.
+OPENROUTER_ATTRIBUTION = {"HTTP-Referer": "https://pypi.org/project/dspex/", "X-Title": "dspex"}
 
 # The order of this table is the documented order in which a request without `provider`
-# picks the first configured provider. `mock` is never picked that way: it is the fallback
-# when nothing is configured, and the result says so.
+# picks the first configured provider: openai, anthropic, gemini, groq, mistral, xai,
+# perplexity, openrouter, then the local servers (ollama, lmstudio). `mock` is never
+# picked that way: it is the fallback when nothing is configured, and the result says so.
 PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         "openai",
@@ -45,6 +49,86 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         key_envs=("OPENAI_API_KEY",),
         base_url_envs=("OPENAI_BASE_URL",),
         capabilities=CHAT_COMPLETIONS_CAPS | {"embeddings", "json_schema", "vision", "models"},
+    ),
+    ProviderSpec(
+        "anthropic",
+        "anthropic",
+        "https://api.anthropic.com",
+        "claude-haiku-4-5",
+        key_envs=("ANTHROPIC_API_KEY",),
+        base_url_envs=("ANTHROPIC_BASE_URL",),
+        capabilities=frozenset(
+            {"chat", "streaming", "tools", "json_mode", "json_schema", "vision", "models"}
+        ),
+        settings_cls=AnthropicSettings,
+    ),
+    ProviderSpec(
+        "gemini",
+        "gemini",
+        "https://generativelanguage.googleapis.com",
+        "gemini-2.5-flash",
+        "gemini-embedding-001",
+        key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        base_url_envs=("GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL"),
+        capabilities=frozenset(
+            {"chat", "streaming", "tools", "json_mode", "json_schema", "vision", "embeddings"}
+            | {"models"}
+        ),
+    ),
+    ProviderSpec(
+        "groq",
+        "openai_compat",
+        "https://api.groq.com/openai/v1",
+        "llama-3.3-70b-versatile",
+        key_envs=("GROQ_API_KEY",),
+        capabilities=CHAT_COMPLETIONS_CAPS | {"models"},
+    ),
+    ProviderSpec(
+        "mistral",
+        "openai_compat",
+        "https://api.mistral.ai/v1",
+        "mistral-small-latest",
+        "mistral-embed",
+        key_envs=("MISTRAL_API_KEY",),
+        capabilities=CHAT_COMPLETIONS_CAPS | {"embeddings", "vision", "models"},
+    ),
+    ProviderSpec(
+        "xai",
+        "openai_compat",
+        "https://api.x.ai/v1",
+        "grok-4",
+        key_envs=("XAI_API_KEY",),
+        capabilities=CHAT_COMPLETIONS_CAPS | {"json_schema", "vision", "models"},
+    ),
+    ProviderSpec(
+        "perplexity",
+        "openai_compat",
+        # Perplexity serves /chat/completions at the root, without a version segment.
+        "https://api.perplexity.ai",
+        "sonar",
+        key_envs=("PERPLEXITY_API_KEY",),
+        capabilities=frozenset({"chat", "streaming", "json_schema"}),
+    ),
+    ProviderSpec(
+        "openrouter",
+        "openai_compat",
+        "https://openrouter.ai/api/v1",
+        "openai/gpt-4o-mini",
+        key_envs=("OPENROUTER_API_KEY",),
+        capabilities=CHAT_COMPLETIONS_CAPS | {"json_schema", "vision", "models"},
+        default_headers=OPENROUTER_ATTRIBUTION,
+    ),
+    # Local servers: no key; configured when their base URL is given. LM Studio serves
+    # whichever model is loaded, so there is no default model: pass `model` or set
+    # `providers.lmstudio.defaultModel`.
+    ProviderSpec(
+        "lmstudio",
+        "openai_compat",
+        "http://localhost:1234/v1",
+        None,
+        base_url_envs=("LMSTUDIO_API_BASE",),
+        needs_key=False,
+        capabilities=CHAT_COMPLETIONS_CAPS | {"embeddings", "models"},
     ),
     ProviderSpec(
         "mock",

@@ -1,0 +1,50 @@
+"""Typed calls for every dspex method beyond chat: params are the method's params model
+(given as keyword arguments, snake_case or camelCase), results are its result model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from dspex_protocol import analytics as an
+from dspex_protocol import methods as m
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class MethodsMixin:
+    """Mixed into DspexClient, which provides `request`."""
+
+    async def request(self, method: str, params: Any = None) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    async def invoke(self, spec: m.MethodSpec, params: Mapping[str, Any], result: type[T]) -> T:
+        """Validate `params` against the method's model here, send, parse the result."""
+        wire = spec.params.model_validate(dict(params)).to_wire()
+        return result.model_validate(await self.request(spec.name, wire))
+
+    async def performance(self, **params: Any) -> an.PerformanceResult:
+        return await self.invoke(m.ANALYTICS_PERFORMANCE, params, an.PerformanceResult)
+
+    async def compare(self, **params: Any) -> an.CompareResult:
+        return await self.invoke(m.ANALYTICS_COMPARE, params, an.CompareResult)
+
+    async def health(self, **params: Any) -> an.HealthResult:
+        return await self.invoke(m.ANALYTICS_HEALTH, params, an.HealthResult)
+
+    async def similarity(self, **params: Any) -> an.SimilarityResult:
+        return await self.invoke(m.ANALYTICS_SIMILARITY, params, an.SimilarityResult)
+
+    async def index_add(self, **params: Any) -> an.IndexAddResult:
+        return await self.invoke(m.INDEX_ADD, params, an.IndexAddResult)
+
+    async def index_query(self, **params: Any) -> an.IndexQueryResult:
+        return await self.invoke(m.INDEX_QUERY, params, an.IndexQueryResult)
+
+    async def index_drop(self, **params: Any) -> an.IndexDropResult:
+        return await self.invoke(m.INDEX_DROP, params, an.IndexDropResult)
+
+    async def index_list(self) -> an.IndexListResult:
+        return await self.invoke(m.INDEX_LIST, {}, an.IndexListResult)

@@ -1,0 +1,152 @@
+-- dspex for Neovim (0.11+): the daemon as an LSP client, chat and predict commands,
+-- answers streamed into a scratch buffer through LSP partial results.
+--
+--   require("dspex").setup({ cmd = { "dspex-server" }, provider = nil, model = nil })
+--   :DspexChat {prompt}            ask; the answer streams into the dspex://chat buffer
+--   :'<,'>DspexPredict {signature}  run a signature (default "text -> answer") on the selection
+local M = {}
+
+M.config = {
+  cmd = { "dspex-server" },
+  provider = nil,
+  model = nil,
+  settings = {}, -- sent as initializationOptions (e.g. { providers = { mock = { mode = "echo" } } })
+  split = "botright split",
+}
+
+local state = { client_id = nil, streams = {}, next_token = 0 }
+
+local function client()
+  if state.client_id then
+    local c = vim.lsp.get_client_by_id(state.client_id)
+    if c and not c:is_stopped() then
+      return c
+    end
+  end
+  local default_progress = vim.lsp.handlers["$/progress"]
+  state.client_id = vim.lsp.start({
+    name = "dspex",
+    cmd = M.config.cmd,
+    root_dir = vim.fn.getcwd(),
+    init_options = M.config.settings,
+    handlers = {
+      -- Partial results of our streamed requests arrive as $/progress on their token;
+      -- anything else is ordinary work-done progress.
+      ["$/progress"] = function(err, result, ctx, cfg)
+        local stream = result and state.streams[result.token]
+        if stream then
+          stream(result.value)
+          return
+        end
+        return default_progress(err, result, ctx, cfg)
+      end,
+    },
+  }, { attach = false })
+  return vim.lsp.get_client_by_id(state.client_id)
+end
+
+local function output_buffer(name)
+  local buf = vim.fn.bufnr(name)
+  if buf == -1 then
+    buf = vim.api.nvim_create_buf(true, true)
+    vim.api.nvim_buf_set_name(buf, name)
+    vim.bo[buf].filetype = "markdown"
+  end
+  if vim.fn.bufwinid(buf) == -1 then
+    vim.cmd(M.config.split)
+    vim.api.nvim_win_set_buf(0, buf)
+  end
+  return buf
+end
+
+local function append_text(buf, text)
+  local last = vim.api.nvim_buf_line_count(buf)
+  local tail = vim.api.nvim_buf_get_lines(buf, last - 1, last, false)[1] or ""
+  local pieces = vim.split(text, "\n", { plain = true })
+  pieces[1] = tail .. pieces[1]
+  vim.api.nvim_buf_set_lines(buf, last - 1, last, false, pieces)
+end
+
+local function report_error(buf, err)
+  local kind = err.data and err.data.kind or tostring(err.code)
+  append_text(buf, "\n[error] " .. kind .. ": " .. (err.data and err.data.message or err.message) .. "\n")
+end
+
+--- Ask the model; the answer streams into the chat buffer. `on_done(result)` is optional.
+function M.chat(prompt, on_done)
+  local c = client()
+  local buf = output_buffer("dspex://chat")
+  append_text(buf, "> " .. prompt .. "\n")
+  state.next_token = state.next_token + 1
+  local token = "dspex-nvim-" .. state.next_token
+  state.streams[token] = function(chunk)
+    if chunk.delta and chunk.delta.content then
+      append_text(buf, chunk.delta.content)
+      vim.b[buf].dspex_chunks = (vim.b[buf].dspex_chunks or 0) + 1
+    end
+  end
+  local params = {
+    messages = { { role = "user", content = prompt } },
+    provider = M.config.provider,
+    model = M.config.model,
+    partialResultToken = token,
+  }
+  c:request("dspex/chat", params, function(err, result)
+    state.streams[token] = nil
+    if err then
+      report_error(buf, err)
+    else
+      append_text(buf, "\n")
+    end
+    vim.b[buf].dspex_done = (vim.b[buf].dspex_done or 0) + 1
+    if on_done then
+      on_done(result, err)
+    end
+  end)
+end
+
+local function first_input(signature)
+  local inputs = vim.split(signature, "->", { plain = true })[1]
+  local name = vim.trim(vim.split(inputs, ",", { plain = true })[1])
+  return vim.trim(vim.split(name, ":", { plain = true })[1])
+end
+
+--- Run a signature on text (the selection): outputs are written to dspex://predict.
+function M.predict(signature, text, on_done)
+  local c = client()
+  local buf = output_buffer("dspex://predict")
+  local params = {
+    signature = signature,
+    inputs = { [first_input(signature)] = text },
+    provider = M.config.provider,
+    model = M.config.model,
+  }
+  c:request("dspex/predict", params, function(err, result)
+    if err then
+      report_error(buf, err)
+    else
+      append_text(buf, "# " .. signature .. "\n")
+      for name, value in pairs(result.outputs) do
+        append_text(buf, name .. ": " .. (type(value) == "string" and value or vim.json.encode(value)) .. "\n")
+      end
+    end
+    vim.b[buf].dspex_done = (vim.b[buf].dspex_done or 0) + 1
+    if on_done then
+      on_done(result, err)
+    end
+  end)
+end
+
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend("force", M.config, opts or {})
+  vim.api.nvim_create_user_command("DspexChat", function(args)
+    M.chat(args.args)
+  end, { nargs = "+", desc = "Ask a model through dspex" })
+  vim.api.nvim_create_user_command("DspexPredict", function(args)
+    local lines = vim.api.nvim_buf_get_lines(0, args.line1 - 1, args.line2, false)
+    local signature = args.args ~= "" and args.args or "text -> answer"
+    M.predict(signature, table.concat(lines, "\n"))
+  end, { nargs = "*", range = "%", desc = "Run a dspex signature on the selection" })
+end
+
+return M

@@ -1,0 +1,310 @@
+"""Analytics methods: performance statistics, provider comparison, health, similarity and
+named vector indexes. Undefined statistics (e.g. the mean of no samples) are left out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from ._base import WireModel
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Vector = list[FiniteFloat]
+Verdict = Literal["insufficient_data", "no_significant_difference", "a_better", "b_better"]
+BackendUsed = Literal["numpy", "cupy", "array_api_strict"]
+
+MAX_SAMPLES = 1_000_000
+MAX_VECTORS = 200_000
+
+
+class _TextsOrVectors(WireModel):
+    texts: list[str] | None = Field(default=None, min_length=1, max_length=MAX_VECTORS)
+    vectors: list[Vector] | None = Field(default=None, min_length=1, max_length=MAX_VECTORS)
+    provider: str | None = Field(default=None, description="Embedding provider for `texts`.")
+    model: str | None = Field(default=None, description="Embedding model for `texts`.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _TextsOrVectors:
+        if (self.texts is None) == (self.vectors is None):
+            raise ValueError("give exactly one of texts or vectors")
+        return self
+
+
+# -- performance ---------------------------------------------------------------------------
+
+
+class PerformanceParams(WireModel):
+    provider: str | None = None
+    model: str | None = None
+    samples: list[FiniteFloat] | None = Field(
+        default=None, max_length=MAX_SAMPLES, description="Latencies in ms, instead of the store."
+    )
+    tokens_per_second: list[FiniteFloat] | None = Field(default=None, max_length=MAX_SAMPLES)
+
+    @model_validator(mode="after")
+    def _target(self) -> PerformanceParams:
+        if self.samples is None and self.provider is None:
+            raise ValueError("give samples, or a provider (and optionally a model)")
+        return self
+
+
+class PerformanceResult(WireModel):
+    source: Literal["samples", "window"]
+    provider: str | None = None
+    model: str | None = None
+    count: int
+    mean: float | None = None
+    std: float | None = Field(default=None, description="Sample standard deviation (ddof 1).")
+    min: float | None = None
+    max: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    stability_score: float | None = Field(default=None, description="1 / (1 + std / mean)")
+    throughput_tokens_per_s: float | None = None
+    requests: int | None = Field(default=None, description="Requests in the window.")
+    success_rate: float | None = None
+    mean_cost: float | None = None
+    backend: BackendUsed
+
+
+# -- compare -------------------------------------------------------------------------------
+
+
+class SampleSet(WireModel):
+    latencies: list[FiniteFloat] = Field(max_length=MAX_SAMPLES)
+    successes: int | None = Field(default=None, ge=0)
+    requests: int | None = Field(default=None, ge=0)
+    costs: list[FiniteFloat] = Field(default_factory=list, max_length=MAX_SAMPLES)
+
+    @model_validator(mode="after")
+    def _counts(self) -> SampleSet:
+        if (self.successes is None) != (self.requests is None):
+            raise ValueError("give both successes and requests, or neither")
+        if (
+            self.successes is not None
+            and self.requests is not None
+            and (self.successes > self.requests)
+        ):
+            raise ValueError("successes cannot exceed requests")
+        return self
+
+
+class CompareTarget(WireModel):
+    provider: str
+    model: str | None = None
+
+
+class CompareParams(WireModel):
+    targets: list[CompareTarget] | None = Field(default=None, min_length=2, max_length=50)
+    samples: dict[str, SampleSet] | None = Field(default=None, min_length=2, max_length=50)
+    min_samples: int | None = Field(default=None, ge=2)
+    confidence_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+    resamples: int = Field(default=2000, ge=100, le=20_000)
+    ci_level: float = Field(default=0.95, gt=0.0, lt=1.0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CompareParams:
+        if self.targets is not None and self.samples is not None:
+            raise ValueError("give targets or samples, not both")
+        return self
+
+
+class WelchTest(WireModel):
+    t: float | None = None
+    df: float | None = None
+    p_value: float
+    cohens_d: float | None = None
+
+
+class MannWhitneyTest(WireModel):
+    u: float
+    p_value: float
+    rank_biserial: float
+    common_language: float
+
+
+class ProportionTest(WireModel):
+    rate_a: float
+    rate_b: float
+    z: float
+    p_value: float
+
+
+class Interval(WireModel):
+    low: float
+    high: float
+    level: float
+
+
+class LatencyComparison(WireModel):
+    verdict: Verdict
+    reason: str
+    confidence: float | None = None
+    mean_difference_ms: float | None = None
+    welch: WelchTest | None = None
+    mann_whitney: MannWhitneyTest | None = None
+    bootstrap_ci: Interval | None = None
+
+
+class SuccessComparison(WireModel):
+    verdict: Verdict
+    reason: str
+    confidence: float | None = None
+    test: ProportionTest | None = None
+
+
+class CostComparison(WireModel):
+    verdict: Verdict
+    reason: str
+    confidence: float | None = None
+    mean_a: float | None = None
+    mean_b: float | None = None
+    difference: float | None = None
+    welch: WelchTest | None = None
+
+
+class PairComparison(WireModel):
+    a: str
+    b: str
+    latency: LatencyComparison
+    success: SuccessComparison
+    cost: CostComparison
+
+
+class RankingEntry(WireModel):
+    rank: int
+    name: str
+    samples: int
+    sufficient: bool
+    mean_latency_ms: float | None = None
+    success_rate: float | None = None
+    mean_cost: float | None = None
+
+
+class CompareResult(WireModel):
+    pairs: list[PairComparison]
+    rankings: list[RankingEntry]
+    recommendation: str | None = None
+    reason: str
+    confident: bool
+    min_samples: int
+    confidence_threshold: float
+    backend: BackendUsed
+
+
+# -- health --------------------------------------------------------------------------------
+
+
+class HealthParams(WireModel):
+    provider: str | None = None
+
+
+class Anomaly(WireModel):
+    at: float = Field(description="Unix time (seconds) of the request that raised it.")
+    cause: Literal["latency_drift", "error_rate", "circuit_open"]
+    message: str
+    value: float
+
+
+class ProviderHealth(WireModel):
+    provider: str
+    configured: bool
+    status: Literal["healthy", "degraded", "unhealthy", "unknown"]
+    score: float
+    requests: int
+    error_rate: float | None = None
+    latency_ewma_ms: float | None = None
+    baseline_mean_ms: float | None = None
+    baseline_std_ms: float | None = None
+    baseline_samples: int = 0
+    z_score: float | None = None
+    drift: float | None = Field(default=None, description="EWMA / baseline mean − 1")
+    breaker: str | None = None
+    active: list[str] = Field(default_factory=list, description="Causes active now.")
+    anomalies: list[Anomaly] = Field(default_factory=list)
+
+
+class HealthResult(WireModel):
+    providers: list[ProviderHealth]
+    auto_switch: bool
+    anomaly_threshold: float
+
+
+# -- similarity and indexes ----------------------------------------------------------------
+
+
+class SimilarityParams(_TextsOrVectors):
+    threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
+
+
+class SimilarPair(WireModel):
+    i: int
+    j: int
+    score: float
+
+
+class SimilarityResult(WireModel):
+    matrix: list[list[float]]
+    dimensions: int
+    threshold: float
+    pairs: list[SimilarPair] = Field(description="i < j with score >= threshold, best first.")
+    provider: str | None = None
+    model: str | None = None
+    backend: BackendUsed
+
+
+class IndexAddParams(_TextsOrVectors):
+    name: str = Field(min_length=1, max_length=200)
+    ids: list[str] | None = None
+    metadata: list[dict[str, Any] | None] | None = None
+
+
+class IndexAddResult(WireModel):
+    name: str
+    added: int
+    size: int
+    dimensions: int
+
+
+class IndexQueryParams(_TextsOrVectors):
+    name: str = Field(min_length=1, max_length=200)
+    k: int = Field(default=10, ge=1, le=1000)
+    threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
+
+
+class IndexMatch(WireModel):
+    id: str
+    score: float
+    metadata: dict[str, Any] | None = None
+
+
+class IndexQueryResult(WireModel):
+    name: str
+    results: list[list[IndexMatch]] = Field(description="One best-first list per query.")
+    backend: BackendUsed
+
+
+class IndexDropParams(WireModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class IndexDropResult(WireModel):
+    name: str
+    dropped: bool
+
+
+class IndexListParams(WireModel):
+    pass
+
+
+class IndexInfo(WireModel):
+    name: str
+    dimensions: int
+    size: int
+
+
+class IndexListResult(WireModel):
+    indexes: list[IndexInfo]

@@ -1,0 +1,293 @@
+"""The analytics service: sample store, health monitor, indexes and semantic cache, and the
+methods the handlers call. Snapshots are taken on the event loop; every numerical step
+runs on the analytics executor, so analytics never delay a chat."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dspex_protocol import EmbedParams
+from dspex_protocol import analytics as an
+
+from ..telemetry import EventBus
+from .backend import AnalyticsInputError, Namespace, namespace, namespace_name, to_list
+from .cache import SemanticCache
+from .compare import CompareOptions, Group, compare
+from .health import HealthMonitor
+from .index import IndexStore, VectorIndex
+from .samples import SampleStore
+from .similarity import as_matrix, cosine_matrix
+from .stats import performance
+
+if TYPE_CHECKING:
+    from ..config import AnalyticsSettings, ConfigStore
+    from ..pipeline import Pipeline
+
+T = TypeVar("T")
+
+EMBED_BATCH = 4096  # EmbedParams' limit per request
+MAX_SIMILARITY_ITEMS = 2000  # the answer is an n × n matrix of JSON numbers
+
+
+class Analytics:
+    def __init__(self, config: ConfigStore, pipeline: Pipeline, events: EventBus) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.store = SampleStore(lambda: self.settings.window_size)
+        events.subscribe(self.store.on_event)
+        self.health = HealthMonitor(config, self.store)
+        self.indexes = IndexStore()
+        self.cache = SemanticCache(lambda: self.settings.semantic_cache, pipeline, self.run)
+        pipeline.router = self.health.route
+        pipeline.chat_cache = self.cache
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def settings(self) -> AnalyticsSettings:
+        return self.config.settings.analytics
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run CPU work on the analytics executor (its own pool: pygls reads stdin on the
+        default one)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dspex-analytics")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def xp(self, work_elements: int) -> Namespace:
+        s = self.settings
+        return namespace(s.backend, work_elements, s.gpu_min_elements)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- performance -------------------------------------------------------------------
+
+    def _check_provider(self, provider: str) -> None:
+        self.pipeline.registry.spec(provider)  # unknown → unsupported_provider
+
+    async def performance(self, params: an.PerformanceParams) -> an.PerformanceResult:
+        extra: dict[str, Any] = {}
+        if params.samples is not None:
+            latencies, tps = params.samples, params.tokens_per_second
+            source = "samples"
+        else:
+            assert params.provider is not None
+            self._check_provider(params.provider)
+            snap = self.store.snapshot(params.provider, params.model)
+            latencies = snap.latency_ms if snap else []
+            tps = snap.tokens_per_s if snap else None
+            source = "window"
+            if snap is not None and snap.requests:
+                extra = {"requests": snap.requests, "success_rate": snap.successes / snap.requests}
+                if snap.costs:
+                    extra["mean_cost"] = sum(snap.costs) / len(snap.costs)
+
+        def compute() -> tuple[Any, str]:
+            xp = self.xp(len(latencies))
+            return performance(xp, latencies, tps), namespace_name(xp)
+
+        perf, backend = await self.run(compute)
+        return an.PerformanceResult(
+            source=source,
+            provider=params.provider,
+            model=params.model,
+            backend=backend,
+            **dataclasses.asdict(perf),
+            **extra,
+        )
+
+    # -- compare -----------------------------------------------------------------------
+
+    def _groups(self, params: an.CompareParams) -> list[Group]:
+        if params.samples is not None:
+            return [
+                Group(name, s.latencies, s.successes, s.requests, s.costs)
+                for name, s in params.samples.items()
+            ]
+        if params.targets is not None:
+            keys = [(t.provider, t.model) for t in params.targets]
+        else:
+            keys = [(p, None) for p in self.health.providers() if self.store.snapshot(p)]
+        groups = []
+        for provider, model in keys:
+            self._check_provider(provider)
+            snap = self.store.snapshot(provider, model)
+            name = provider if model is None else f"{provider}/{model}"
+            if snap is None:
+                groups.append(Group(name, [], 0, 0))
+            else:
+                groups.append(
+                    Group(name, snap.latency_ms, snap.successes, snap.requests, snap.costs)
+                )
+        return groups
+
+    async def compare(self, params: an.CompareParams) -> an.CompareResult:
+        groups = self._groups(params)
+        opts = CompareOptions(
+            min_samples=params.min_samples or self.settings.min_samples,
+            confidence_threshold=params.confidence_threshold or self.settings.confidence_threshold,
+            resamples=params.resamples,
+            ci_level=params.ci_level,
+            seed=params.seed,
+        )
+
+        def compute() -> tuple[Any, str]:
+            xp = self.xp(sum(len(g.latencies_ms) for g in groups) * opts.resamples)
+            return compare(xp, groups, opts), namespace_name(xp)
+
+        report, backend = await self.run(compute)
+        data = dataclasses.asdict(report)
+        data.pop("notes", None)
+        return an.CompareResult.model_validate({**data, "backend": backend})
+
+    # -- health ------------------------------------------------------------------------
+
+    def health_report(self, params: an.HealthParams) -> an.HealthResult:
+        if params.provider is not None:
+            self._check_provider(params.provider)
+            names = [params.provider]
+        else:
+            names = self.health.providers()
+        out = []
+        for name in names:
+            a = self.health.assess(name)
+            data = dataclasses.asdict(a)
+            data.pop("messages")
+            anomalies = [dataclasses.asdict(r) for r in self.health.anomalies.get(name, ())]
+            out.append(an.ProviderHealth.model_validate({**data, "anomalies": anomalies}))
+        return an.HealthResult(
+            providers=out,
+            auto_switch=self.settings.auto_switch,
+            anomaly_threshold=self.settings.anomaly_threshold,
+        )
+
+    # -- embeddings, similarity, indexes ------------------------------------------------
+
+    async def _vectors(
+        self, texts: Sequence[str] | None, vectors: Any, provider: str | None, model: str | None
+    ) -> tuple[Any, str | None, str | None]:
+        if texts is None:
+            return vectors, None, None
+        out: list[list[float]] = []
+        used_provider = used_model = None
+        for start in range(0, len(texts), EMBED_BATCH):
+            result = await self.pipeline.embed(
+                EmbedParams(
+                    inputs=list(texts[start : start + EMBED_BATCH]), provider=provider, model=model
+                )
+            )
+            out.extend(result.embeddings)
+            used_provider, used_model = result.provider, result.model
+        return out, used_provider, used_model
+
+    async def similarity(self, params: an.SimilarityParams) -> an.SimilarityResult:
+        count = len(params.texts or params.vectors or [])
+        if count > MAX_SIMILARITY_ITEMS:
+            raise AnalyticsInputError(
+                f"similarity: at most {MAX_SIMILARITY_ITEMS} items (the answer is n × n); "
+                "use dspex/index/add and dspex/index/query for larger sets"
+            )
+        vectors, provider, model = await self._vectors(
+            params.texts, params.vectors, params.provider, params.model
+        )
+        threshold = (
+            params.threshold if params.threshold is not None else self.settings.similarity_threshold
+        )
+
+        def compute() -> tuple[list[list[float]], int, list[an.SimilarPair], str]:
+            xp = self.xp(count * count)
+            m = as_matrix(xp, vectors, "vectors")
+            sims = cosine_matrix(xp, m)
+            matrix = to_list(sims)
+            pairs = [
+                an.SimilarPair(i=i, j=j, score=row[j])
+                for i, row in enumerate(matrix)
+                for j in range(i + 1, len(row))
+                if row[j] >= threshold
+            ]
+            pairs.sort(key=lambda p: -p.score)
+            return matrix, int(m.shape[1]), pairs, namespace_name(xp)
+
+        matrix, dims, pairs, backend = await self.run(compute)
+        return an.SimilarityResult(
+            matrix=matrix,
+            dimensions=dims,
+            threshold=threshold,
+            pairs=pairs,
+            provider=provider,
+            model=model,
+            backend=backend,
+        )
+
+    async def index_add(self, params: an.IndexAddParams) -> an.IndexAddResult:
+        vectors, _, _ = await self._vectors(
+            params.texts, params.vectors, params.provider, params.model
+        )
+        n = len(vectors)
+        if params.ids is not None and len(params.ids) != n:
+            raise AnalyticsInputError(f"ids: {len(params.ids)} ids for {n} vectors")
+        if params.metadata is not None and len(params.metadata) != n:
+            raise AnalyticsInputError(f"metadata: {len(params.metadata)} entries for {n} vectors")
+        metadata: list[dict[str, Any] | None] = list(params.metadata or [None] * n)
+        if params.texts is not None:
+            metadata = [
+                {"text": t, **(md or {})} for t, md in zip(params.texts, metadata, strict=True)
+            ]
+        limit = self.settings.index_max_vectors
+
+        def compute() -> an.IndexAddResult:
+            with self.indexes.lock:
+                if self.indexes.total_vectors() + n > limit:
+                    raise AnalyticsInputError(
+                        f"indexes would exceed analytics.indexMaxVectors={limit} vectors"
+                    )
+                existing = self.indexes.find(params.name)
+                dims = len(vectors[0]) if vectors else 0
+                index = existing or VectorIndex(params.name, dims)
+                ids = params.ids or [str(index.size + i) for i in range(n)]
+                xp = self.xp(0)  # inserting is a normalisation: never worth a GPU transfer
+                index.add(xp, vectors, ids, metadata)
+                if existing is None:
+                    self.indexes.put(index)
+                return an.IndexAddResult(
+                    name=params.name, added=n, size=index.size, dimensions=index.dimensions
+                )
+
+        return await self.run(compute)
+
+    async def index_query(self, params: an.IndexQueryParams) -> an.IndexQueryResult:
+        index = self.indexes.get(params.name)
+        vectors, _, _ = await self._vectors(
+            params.texts, params.vectors, params.provider, params.model
+        )
+
+        def compute() -> an.IndexQueryResult:
+            with self.indexes.lock:
+                xp = self.xp(index.size * index.dimensions * len(vectors))
+                hits = index.query(xp, vectors, params.k, params.threshold)
+            return an.IndexQueryResult(
+                name=params.name,
+                results=[[an.IndexMatch(**dataclasses.asdict(h)) for h in row] for row in hits],
+                backend=namespace_name(xp),
+            )
+
+        return await self.run(compute)
+
+    async def index_drop(self, params: an.IndexDropParams) -> an.IndexDropResult:
+        def compute() -> bool:
+            with self.indexes.lock:
+                return self.indexes.drop(params.name)
+
+        return an.IndexDropResult(name=params.name, dropped=await self.run(compute))
+
+    def index_list(self) -> an.IndexListResult:
+        return an.IndexListResult(
+            indexes=[an.IndexInfo(**dataclasses.asdict(i)) for i in self.indexes.list()]
+        )

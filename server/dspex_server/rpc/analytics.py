@@ -1,0 +1,68 @@
+"""Analytics handlers: performance, compare, health, similarity and vector indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from dspex_protocol import analytics as an
+from dspex_protocol import methods as m
+
+from ..analytics.backend import AnalyticsInputError
+from ..app import DspexServer
+from ..errors import InvalidParams
+from ..services import Services
+from .base import method
+
+T = TypeVar("T")
+
+
+async def _checked(name: str, work: Awaitable[T]) -> T:
+    """Input the analytics refuse (NaN, dimension mismatch, unknown index...) is the
+    client's error: -32602 with the reason, like a params validation failure."""
+    try:
+        return await work
+    except AnalyticsInputError as exc:
+        raise InvalidParams(
+            f"{name}: {exc}",
+            data={
+                "method": name,
+                "errors": [{"loc": [], "msg": str(exc), "type": "value_error"}],
+            },
+        ) from None
+
+
+def register(server: DspexServer, services: Services) -> None:
+    analytics = services.analytics
+
+    @method(server, m.ANALYTICS_PERFORMANCE)
+    async def performance(params: an.PerformanceParams) -> Any:
+        return await _checked(m.ANALYTICS_PERFORMANCE.name, analytics.performance(params))
+
+    @method(server, m.ANALYTICS_COMPARE)
+    async def compare(params: an.CompareParams) -> Any:
+        return await _checked(m.ANALYTICS_COMPARE.name, analytics.compare(params))
+
+    @method(server, m.ANALYTICS_HEALTH)
+    async def health(params: an.HealthParams) -> Any:
+        return analytics.health_report(params)
+
+    @method(server, m.ANALYTICS_SIMILARITY)
+    async def similarity(params: an.SimilarityParams) -> Any:
+        return await _checked(m.ANALYTICS_SIMILARITY.name, analytics.similarity(params))
+
+    @method(server, m.INDEX_ADD)
+    async def index_add(params: an.IndexAddParams) -> Any:
+        return await _checked(m.INDEX_ADD.name, analytics.index_add(params))
+
+    @method(server, m.INDEX_QUERY)
+    async def index_query(params: an.IndexQueryParams) -> Any:
+        return await _checked(m.INDEX_QUERY.name, analytics.index_query(params))
+
+    @method(server, m.INDEX_DROP)
+    async def index_drop(params: an.IndexDropParams) -> Any:
+        return await _checked(m.INDEX_DROP.name, analytics.index_drop(params))
+
+    @method(server, m.INDEX_LIST)
+    async def index_list(_: an.IndexListParams) -> Any:
+        return analytics.index_list()

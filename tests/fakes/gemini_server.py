@@ -1,0 +1,231 @@
+"""A fake Gemini API (v1beta): generateContent, streamGenerateContent (SSE with
+`alt=sse`, a JSON array without), batchEmbedContents, models list, google.rpc errors."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from .base import (
+    FakeProvider,
+    HttpError,
+    Reply,
+    StreamErrorEvent,
+    TruncatedStream,
+    split_text,
+    sse_event,
+)
+
+FAKE_SIGNATURE = "CiQB0e2Kb3FakeThoughtSignature=="
+
+
+def gemini_error(
+    code: int,
+    status: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpError:
+    err: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details:
+        err["details"] = details
+    return HttpError(code, {"error": err}, headers or {})
+
+
+def invalid_key_error() -> HttpError:
+    return gemini_error(
+        400,
+        "INVALID_ARGUMENT",
+        "API key not valid. Please pass a valid API key.",
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        ],
+    )
+
+
+def fake_vector(text: str, dimensions: int) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round((digest[i % len(digest)] - 128) / 128, 6) for i in range(dimensions)]
+
+
+class FakeGemini(FakeProvider):
+    models_listed = (
+        ("gemini-2.5-flash", "Gemini 2.5 Flash", ["generateContent", "countTokens"]),
+        ("gemini-2.5-pro", "Gemini 2.5 Pro", ["generateContent", "countTokens"]),
+        ("gemini-embedding-001", "Gemini Embedding 001", ["embedContent", "countTokens"]),
+    )
+    embed_dimensions = 8
+
+    def __init__(self, api_key: str | None = "AIzaFakeGeminiKey0123456789") -> None:
+        super().__init__(api_key)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1beta/models/{target}", self.dispatch),
+            web.get("/v1beta/models", self.models),
+        ]
+
+    def refusal(self, request: web.Request) -> HttpError | None:
+        if request.headers.get("x-goog-api-key") != self.api_key:
+            return invalid_key_error()
+        return None
+
+    async def models(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        refused = self.refusal(request)
+        if refused is not None:
+            return self.error_response(refused)
+        size = int(request.query.get("pageSize", "50"))
+        start = int(request.query.get("pageToken") or 0)
+        page = self.models_listed[start : start + size]
+        body: dict[str, Any] = {
+            "models": [
+                {
+                    "name": f"models/{m}",
+                    "version": "001",
+                    "displayName": name,
+                    "inputTokenLimit": 1048576,
+                    "outputTokenLimit": 65536,
+                    "supportedGenerationMethods": methods,
+                }
+                for m, name, methods in page
+            ]
+        }
+        if start + size < len(self.models_listed):
+            body["nextPageToken"] = str(start + size)
+        return web.json_response(body)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        model, _, verb = request.match_info["target"].partition(":")
+        body = await self.record(request)
+        refused = self.refusal(request)
+        if refused is not None:
+            return self.error_response(refused)
+        if verb == "batchEmbedContents":
+            return self.embed(model, body)
+        if verb not in ("generateContent", "streamGenerateContent"):
+            return self.error_response(gemini_error(404, "NOT_FOUND", f"unknown method {verb}"))
+        behaviour = self.next_behaviour(Reply(text=self._echo(body)))
+        canned = self.canned(behaviour)
+        if canned is not None:
+            return canned
+        if isinstance(behaviour, TruncatedStream | StreamErrorEvent):
+            return await self.broken_stream(request, model, behaviour)
+        await self.sleep(behaviour.delay_s)
+        if verb == "generateContent":
+            return web.json_response(self.response(model, behaviour))
+        chunks = self.chunks(model, behaviour)
+        if request.query.get("alt") != "sse":
+            # Without alt=sse the API answers one JSON array of all chunks.
+            return web.json_response(chunks)
+        response = await self.open_sse(request)
+        for chunk in chunks:
+            await response.write(sse_event(chunk))
+        await response.write_eof()
+        return response
+
+    @staticmethod
+    def _echo(body: dict[str, Any]) -> str:
+        for content in reversed(body.get("contents") or []):
+            texts = [p["text"] for p in content.get("parts", []) if "text" in p]
+            if content.get("role") == "user" and texts:
+                return "".join(texts)
+        return "ok"
+
+    @staticmethod
+    def _usage(reply: Reply, candidates: int | None = None) -> dict[str, Any]:
+        out = reply.completion_tokens if candidates is None else candidates
+        return {
+            "promptTokenCount": reply.prompt_tokens,
+            "candidatesTokenCount": out,
+            "totalTokenCount": reply.prompt_tokens + out + 5,
+            "cachedContentTokenCount": 2,
+            "thoughtsTokenCount": 5,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": reply.prompt_tokens}],
+        }
+
+    @staticmethod
+    def _call_parts(reply: Reply) -> list[dict[str, Any]]:
+        # Gemini 2.5 sends no call id; the first call of a step carries the signature.
+        parts = [
+            {"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in reply.tool_calls
+        ]
+        if parts:
+            parts[0]["thoughtSignature"] = FAKE_SIGNATURE
+        return parts
+
+    @staticmethod
+    def _chunk(
+        model: str,
+        parts: list[dict[str, Any]],
+        usage: dict[str, Any],
+        finish: str | None = None,
+    ) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        return {
+            "candidates": [candidate],
+            "usageMetadata": usage,
+            "modelVersion": model,
+            "responseId": "fakeGeminiResponseId",
+        }
+
+    def response(self, model: str, reply: Reply) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = [{"text": reply.text}] if reply.text else []
+        parts += self._call_parts(reply)
+        return self._chunk(model, parts, self._usage(reply), reply.finish_reason or "STOP")
+
+    def chunks(self, model: str, reply: Reply) -> list[dict[str, Any]]:
+        pieces = split_text(reply.text or "")
+        chunks = [
+            self._chunk(model, [{"text": piece}], self._usage(reply, candidates=n + 1))
+            for n, piece in enumerate(pieces)
+        ]
+        if reply.tool_calls:
+            chunks.append(self._chunk(model, self._call_parts(reply), self._usage(reply)))
+        if chunks:  # the last chunk carries the finish reason and the final usage
+            chunks[-1]["candidates"][0]["finishReason"] = reply.finish_reason or "STOP"
+            chunks[-1]["usageMetadata"] = self._usage(reply)
+        else:
+            chunks.append(self._chunk(model, [], self._usage(reply), "STOP"))
+        return chunks
+
+    def embed(self, model: str, body: Any) -> web.Response:
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(requests, list) or not requests:
+            return self.error_response(
+                gemini_error(
+                    400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: required"
+                )
+            )
+        embeddings = []
+        for one in requests:
+            if one.get("model") != f"models/{model}":
+                return self.error_response(
+                    gemini_error(
+                        400,
+                        "INVALID_ARGUMENT",
+                        f"Model name in request {one.get('model')} does not match models/{model}",
+                    )
+                )
+            text = "".join(p.get("text", "") for p in one["content"]["parts"])
+            dims = int(one.get("outputDimensionality") or self.embed_dimensions)
+            embeddings.append({"values": fake_vector(text, dims)})
+        return web.json_response({"embeddings": embeddings})
+
+    async def broken_stream(
+        self, request: web.Request, model: str, behaviour: TruncatedStream | StreamErrorEvent
+    ) -> web.StreamResponse:
+        head = [
+            sse_event(self._chunk(model, [{"text": piece}], self._usage(Reply())))
+            for piece in split_text(behaviour.text, 6)[: behaviour.chunks]
+        ]
+        return await self.broken_sse(request, behaviour, head, sse_event)
