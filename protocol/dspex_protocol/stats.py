@@ -70,7 +70,7 @@ class ModelStats(RequestStats):
     model: str
 
 
-class SessionStats(RequestStats):
+class SessionRequestStats(RequestStats):
     session_id: str
 
 
@@ -84,7 +84,7 @@ class StatsResult(WireModel):
     totals: RequestStats
     providers: list[ProviderStats]
     models: list[ModelStats]
-    sessions: list[SessionStats]
+    sessions: list[SessionRequestStats]
 
 
 class TelemetryEvent(WireModel):

@@ -27,6 +27,7 @@ from .providers.settings import (
     SettingsModel,
 )
 from .providers.table import FALLBACK_PROVIDER, PROVIDER_BY_NAME, PROVIDERS, ProviderSpec
+from .sessions.settings import BudgetSettings, CatalogSettings, ContextSettings, SessionSettings
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,10 @@ class Settings(SettingsModel):
         "httpx's own pool degrades under load (see bench/).",
     )
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     circuit: CircuitSettings = Field(default_factory=CircuitSettings)

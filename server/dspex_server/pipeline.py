@@ -26,6 +26,7 @@ from dspex_protocol import (
     Usage,
 )
 
+from .accounting import Accounting, ChatPlan
 from .config import ConfigStore
 from .errors import DspexError
 from .providers.base import (
@@ -78,10 +79,10 @@ class _Run:
     error: DspexError | None = None
 
 
-def _provider_request(params: ChatParams, model: str) -> ProviderRequest:
+def _provider_request(params: ChatParams, model: str, messages: list[Message]) -> ProviderRequest:
     return ProviderRequest(
         model=model,
-        messages=params.messages,
+        messages=messages,
         temperature=params.temperature,
         max_tokens=params.max_tokens,
         top_p=params.top_p,
@@ -117,6 +118,7 @@ class Pipeline:
         registry: AdapterRegistry,
         events: EventBus,
         breakers: BreakerRegistry | None = None,
+        accounting: Accounting | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -125,6 +127,8 @@ class Pipeline:
         self.breakers = breakers or BreakerRegistry(
             lambda name: config.settings.circuit_policy(name)  # noqa: PLW0108
         )
+        # Context fitting, budgets and cost (accounting.py); a pass-through by default.
+        self.accounting = accounting or Accounting()
         self.router: Router | None = None
         self.chat_cache: ChatCache | None = None
 
@@ -162,7 +166,9 @@ class Pipeline:
                 notices.append(notice)
         return provider, model, notices
 
-    async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
+    async def chat(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
+        self, params: ChatParams, on_chunk: ChunkSink | None = None
+    ) -> ChatResult:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         try:
             provider, model, notices = self.resolve(params)
@@ -176,7 +182,8 @@ class Pipeline:
             )
             if cached is not None:
                 return cached
-        request = _provider_request(params, model)
+        plan = await self._plan(params, provider, model, correlation_id, notices)
+        request = _provider_request(params, model, plan.messages)
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
@@ -255,6 +262,9 @@ class Pipeline:
         # An interrupted stream returns the partial answer, but the request failed.
         error = self._run_error(run, provider, model, correlation_id)
         latency_ms = stop(None if run.error is None else run.error.kind, response.usage)
+        cost, no_cost = await self.accounting.after(
+            plan, provider, model, response.model, response.usage, params.session_id
+        )
         result = ChatResult(
             choices=[
                 Choice(index=0, message=response.message, finish_reason=response.finish_reason)
@@ -266,6 +276,9 @@ class Pipeline:
             latency_ms=round(latency_ms, 3),
             notices=notices or None,
             error=error,
+            cost=cost,
+            cost_unavailable_reason=no_cost,
+            truncation=plan.truncation,
         )
         if cache_key is not None and self.chat_cache is not None:
             self.chat_cache.store(cache_key, result)
@@ -281,6 +294,18 @@ class Pipeline:
         run.error.model = run.error.model or model
         run.error.correlation_id = correlation_id
         return self.scrub(run.error).data().to_wire()
+
+    async def _plan(
+        self, params: ChatParams, provider: str, model: str, correlation_id: str, notices: list[str]
+    ) -> ChatPlan:
+        """Context fitting and the budget check (accounting.py), before anything is sent."""
+        try:
+            plan = await self.accounting.before(params, provider, model, correlation_id)
+        except DspexError as exc:
+            exc.correlation_id = correlation_id
+            raise
+        notices += plan.notices
+        return plan
 
     def scrub(self, error: DspexError) -> DspexError:
         """Remove every configured secret from an error before it leaves the daemon: a

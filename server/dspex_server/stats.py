@@ -19,7 +19,7 @@ from dspex_protocol import (
     ModelStats,
     ProviderStats,
     RequestStats,
-    SessionStats,
+    SessionRequestStats,
     StatsParams,
     StatsResult,
 )
@@ -210,7 +210,7 @@ class Stats:
             if params.provider in (None, p) and params.model in (None, m)
         ]
         sessions = [
-            SessionStats(session_id=sid, **c.wire(self._state(c, None)))
+            SessionRequestStats(session_id=sid, **c.wire(self._state(c, None)))
             for sid, c in self.sessions.items()
             if params.session_id in (None, sid)
         ]

@@ -7,9 +7,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import analytics, chat, embed, info, predict, serve
+from . import analytics, chat, completion, embed, info, predict, serve, sessions
 
-COMMANDS = (chat, embed, info, predict, serve, analytics)
+COMMANDS = (chat, embed, info, predict, serve, analytics, completion, sessions)
 
 
 def build_parser() -> argparse.ArgumentParser:
