@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from cli_runner import run_cli
@@ -91,6 +92,9 @@ async def test_chat_against_openai_fake_with_model_and_system(
     ]
 
 
+NO_RETRY = Path(__file__).parent / "fakes" / "no_retry.toml"
+
+
 async def test_provider_errors_from_the_fake_exit_3(
     env: dict[str, str], fake_openai: FakeOpenAI
 ) -> None:
@@ -100,7 +104,7 @@ async def test_provider_errors_from_the_fake_exit_3(
         "OPENAI_BASE_URL": fake_openai.api_base,
     }
     fake_openai.queue(openai_error(429, "Rate limit reached", "requests", "rate_limit_exceeded"))
-    code, _, err = await run_cli(env, "chat", "hi")
+    code, _, err = await run_cli({**env, "DSPEX_CONFIG": str(NO_RETRY)}, "chat", "hi")
     assert code == 3
     assert err.startswith("error: rate_limited: Rate limit reached")
     assert (fake_openai.api_key or "") not in err

@@ -125,7 +125,8 @@ async def test_injected_mock_errors_map_to_their_kinds(env: dict[str, str]) -> N
                     {"kind": "rate_limited", "times": 1, "status": 429, "retryAfterMs": 1500},
                 ]
             }
-        }
+        },
+        "retry": {"attempts": 1},  # the error itself, not the retry policy, is under test
     }
     async with start_daemon(env, initialization_options=options) as d:
         with pytest.raises(JsonRpcException) as err:

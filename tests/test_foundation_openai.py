@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from daemon import Daemon, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
@@ -9,6 +11,13 @@ from fakes.openai_server import FakeOpenAI, openai_error
 from pygls.exceptions import JsonRpcException
 
 USER = [{"role": "user", "content": "What is 2+2?"}]
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """These tests map single provider answers to kinds: no retries (see reliability tests)."""
+    Path(env["DSPEX_CONFIG"]).write_text("[retry]\nattempts = 1\n")
+    return env
 
 
 async def test_plain_chat_goes_through_the_fake(

@@ -54,7 +54,10 @@ def gemini_env(
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def d(tmp_path_factory: pytest.TempPathFactory, fake: FakeGemini) -> AsyncIterator[Daemon]:
     env = clean_env(tmp_path_factory.mktemp("daemon"))
-    async with start_daemon(gemini_env(env, fake)) as daemon:
+    # One daemon for the module maps single provider answers to errors: no retries, and no
+    # circuit breaker that the error tests would open for the tests after them.
+    options = {"retry": {"attempts": 1}, "circuit": {"enabled": False}}
+    async with start_daemon(gemini_env(env, fake), initialization_options=options) as daemon:
         yield daemon
 
 

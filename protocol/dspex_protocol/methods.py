@@ -33,6 +33,7 @@ from .sessions import (
     SessionStartParams,
     SessionStartResult,
 )
+from .stats import StatsParams, StatsResult
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,13 @@ CONFIG = MethodSpec(
     ConfigParams,
     ConfigResult,
     "The effective configuration with every secret redacted.",
+)
+STATS = MethodSpec(
+    "dspex/stats",
+    StatsParams,
+    StatsResult,
+    "Request counters, state, circuit breakers and latency summaries per provider, model "
+    "and session (filtered by the params given).",
 )
 
 SESSION_START = MethodSpec(
@@ -191,6 +199,7 @@ ALL: tuple[MethodSpec, ...] = (
     EMBED,
     PROVIDERS,
     CONFIG,
+    STATS,
     SESSION_START,
     SESSION_CHAT,
     SESSION_HISTORY,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ._base import WireModel
+from .stats import CircuitInfo
 
 WireFormat = Literal["openai_compat", "anthropic", "gemini", "ollama", "bedrock", "local", "mock"]
 
@@ -23,6 +24,7 @@ class ProviderInfo(WireModel):
     default_embedding_model: str | None = None
     base_url: str | None = None
     capabilities: list[str] = Field(default_factory=list)
+    circuit: CircuitInfo | None = Field(default=None, description="the circuit breaker")
 
 
 class ProvidersResult(WireModel):

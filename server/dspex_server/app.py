@@ -75,6 +75,13 @@ class DspexProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
+        if method == types.CANCEL_REQUEST and isinstance(message, JsonRPCNotification):
+            # pygls reads `params.id`, but params stay plain dicts here (dict_converter).
+            params = message.params
+            target = params.get("id") if isinstance(params, dict) else None
+            if isinstance(target, str | int) and not isinstance(target, bool):
+                self._handle_cancel_notification(target)
+            return
         if method == types.SHUTDOWN:
             # From here on new requests are refused, while those in flight are answered.
             self.shutdown_requested = True
@@ -96,12 +103,20 @@ class DspexProtocol(LanguageServerProtocol):
             contextvars.copy_context().run(
                 self._handle_request, message.id, message.method, message.params
             )
-        elif kind is JsonRPCNotification and not self._shutdown:
+            return
+        # pygls files an async notification handler's future under a fresh uuid in
+        # `_request_futures` and never removes it: remove it when it is done.
+        futures = self._request_futures
+        size = len(futures)
+        if kind is JsonRPCNotification and not self._shutdown:
             contextvars.copy_context().run(
                 self._handle_notification, message.method, message.params
             )
         else:
             super().handle_message(message)
+        if not hasattr(message, "id") and len(futures) > size:
+            key = next(reversed(futures))
+            futures[key].add_done_callback(lambda _: futures.pop(key, None))
 
     def _send_data(self, data: Any) -> None:
         # A dspex method's result is already a JSON-ready dict (`to_wire()`): serialise the
@@ -278,6 +293,15 @@ class DspexServer(LanguageServer):
         except Exception:
             if msg_id is not None and "method" in data:
                 self.protocol.send_raw_error(msg_id, -32602, f"invalid params for {data['method']}")
+            return
+        if msg_id is not None and "method" in data and not hasattr(message, "id"):
+            # A notification method (`initialized`, `$/progress`, ...) sent with an id:
+            # pygls would run it and never answer; a request must get exactly one answer.
+            self.protocol.send_raw_error(
+                msg_id,
+                INVALID_REQUEST,
+                f"{data['method']} is a notification: send it without an id",
+            )
             return
         try:
             self.protocol.handle_message(message)

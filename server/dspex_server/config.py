@@ -21,7 +21,12 @@ from pydantic import Field, SecretStr, ValidationError
 from dspex_protocol import ErrorKind
 
 from .errors import DspexError
-from .providers.settings import ProviderSettings, SettingsModel
+from .providers.settings import (
+    CircuitSettings,
+    ProviderSettings,
+    RetrySettings,
+    SettingsModel,
+)
 from .providers.table import FALLBACK_PROVIDER, PROVIDER_BY_NAME, PROVIDERS, ProviderSpec
 from .sessions.settings import BudgetSettings, CatalogSettings, ContextSettings, SessionSettings
 
@@ -84,6 +89,24 @@ class Settings(SettingsModel):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    circuit: CircuitSettings = Field(default_factory=CircuitSettings)
+    telemetry: bool = Field(
+        default=False, description="send `dspex/telemetry` notifications to the client"
+    )
+
+    def retry_policy(self, name: str) -> RetrySettings:
+        """The top-level retry policy with the provider's overrides applied."""
+        override = self.provider(name).retry
+        if override is None:
+            return self.retry
+        return self.retry.model_copy(update=override.model_dump(exclude_none=True))
+
+    def circuit_policy(self, name: str) -> CircuitSettings:
+        override = self.provider(name).circuit
+        if override is None:
+            return self.circuit
+        return self.circuit.model_copy(update=override.model_dump(exclude_none=True))
 
     def provider(self, name: str) -> ProviderSettings:
         found = self.providers.get(name)

@@ -6,10 +6,12 @@ Retries, circuit breaking, context fitting and cost hook in here, once, for ever
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from dspex_protocol import (
     ChatChunk,
@@ -20,15 +22,24 @@ from dspex_protocol import (
     EmbedResult,
     EmbedUsage,
     ErrorKind,
+    Message,
     Usage,
 )
 
 from .accounting import Accounting, ChatPlan
 from .config import ConfigStore
 from .errors import DspexError
-from .providers.base import EmbedRequest, ProviderRequest, ProviderResponse, StreamAccumulator
+from .providers.base import (
+    Adapter,
+    EmbedRequest,
+    ProviderRequest,
+    ProviderResponse,
+    StreamAccumulator,
+)
 from .providers.registry import AdapterRegistry
 from .providers.table import FALLBACK_PROVIDER, LOCAL_EMBEDDER, PROVIDERS
+from .reliability.breaker import BreakerRegistry
+from .reliability.retry import retry_delay_ms
 from .telemetry import EventBus, RequestEvent
 
 ChunkSink = Callable[[ChatChunk], None]
@@ -47,17 +58,75 @@ class ChatCache(Protocol):
     def store(self, key: Any, result: ChatResult) -> None: ...
 
 
+T = TypeVar("T")
+R = TypeVar("R", ProviderRequest, EmbedRequest)
+
+
+ASSISTANT_PREFILL = "assistant_prefill"
+
+
+@dataclass
+class _Run:
+    """What one request's attempts share: whether the client has seen a streamed byte
+    (then no retry), the deadline, counts for telemetry, and an interrupted stream's error."""
+
+    deadline: float | None = None
+    attempts: int = 0
+    chunks: int = 0
+    sent: bool = False
+    resumed: bool = False
+    acc: StreamAccumulator | None = None
+    error: DspexError | None = None
+
+
+def _provider_request(params: ChatParams, model: str, messages: list[Message]) -> ProviderRequest:
+    return ProviderRequest(
+        model=model,
+        messages=messages,
+        temperature=params.temperature,
+        max_tokens=params.max_tokens,
+        top_p=params.top_p,
+        stop=params.stop,
+        seed=params.seed,
+        tools=params.tools,
+        tool_choice=params.tool_choice,
+        response_format=params.response_format,
+        timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
+    )
+
+
+def _interrupted(acc: StreamAccumulator, provider: str) -> ProviderResponse:
+    response = acc.response(provider)
+    response.finish_reason = "interrupted"
+    return response
+
+
+def _add_usage(a: Usage | None, b: Usage) -> Usage:
+    if a is None:
+        return b
+    return Usage(
+        prompt_tokens=a.prompt_tokens + b.prompt_tokens,
+        completion_tokens=a.completion_tokens + b.completion_tokens,
+        total_tokens=a.total_tokens + b.total_tokens,
+    )
+
+
 class Pipeline:
     def __init__(
         self,
         config: ConfigStore,
         registry: AdapterRegistry,
         events: EventBus,
+        breakers: BreakerRegistry | None = None,
         accounting: Accounting | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
         self.events = events
+        # The settings object is replaced on every config change: read it at call time.
+        self.breakers = breakers or BreakerRegistry(
+            lambda name: config.settings.circuit_policy(name)  # noqa: PLW0108
+        )
         # Context fitting, budgets and cost (accounting.py); a pass-through by default.
         self.accounting = accounting or Accounting()
         self.router: Router | None = None
@@ -104,7 +173,9 @@ class Pipeline:
                 notices.append(notice)
         return provider, model, notices
 
-    async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
+    async def chat(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
+        self, params: ChatParams, on_chunk: ChunkSink | None = None
+    ) -> ChatResult:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         try:
             provider, model, notices = self.resolve(params)
@@ -119,23 +190,12 @@ class Pipeline:
             if cached is not None:
                 return cached
         plan = await self._plan(params, provider, model, correlation_id, notices)
-        request = ProviderRequest(
-            model=model,
-            messages=plan.messages,
-            temperature=params.temperature,
-            max_tokens=params.max_tokens,
-            top_p=params.top_p,
-            stop=params.stop,
-            seed=params.seed,
-            tools=params.tools,
-            tool_choice=params.tool_choice,
-            response_format=params.response_format,
-            timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
-        )
+        request = _provider_request(params, model, plan.messages)
         started = time.perf_counter()
         streamed = on_chunk is not None
+        run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
 
-        def stop(kind: ErrorKind | None, usage: Usage | None = None, chunks: int = 0) -> float:
+        def stop(kind: ErrorKind | None, usage: Usage | None = None) -> float:
             latency_ms = (time.perf_counter() - started) * 1000
             self.events.publish(
                 RequestEvent(
@@ -148,9 +208,11 @@ class Pipeline:
                     success=kind is None,
                     error_kind=kind,
                     usage=usage,
-                    chunks=chunks,
+                    chunks=run.chunks,
                     session_id=params.session_id,
                     streamed=streamed,
+                    attempts=run.attempts,
+                    resumed=run.resumed,
                 )
             )
             return latency_ms
@@ -166,38 +228,47 @@ class Pipeline:
                 streamed=streamed,
             )
         )
-        error: dict[str, object] | None = None
-        chunks = 0
         try:
             adapter = await self.registry.get(provider)
             async with asyncio.timeout(request.timeout_s):
                 if on_chunk is None:
-                    response = await adapter.chat(request)
+                    response = await self._attempts(provider, request, run, adapter.chat)
                 else:
-                    response, error, chunks = await self._stream(
-                        adapter, request, correlation_id, on_chunk
+                    sink = on_chunk
+                    response = await self._attempts(
+                        provider,
+                        request,
+                        run,
+                        lambda r: self._stream(adapter, r, correlation_id, sink, run),
                     )
         except DspexError as exc:
             exc.provider = exc.provider or provider
             exc.model = exc.model or model
             exc.correlation_id = correlation_id
+            self.scrub(exc)
             stop(exc.kind)
             raise
         except TimeoutError:
-            stop(ErrorKind.TIMEOUT)
-            raise DspexError(
+            timeout = DspexError(
                 ErrorKind.TIMEOUT,
                 f"no answer within timeoutMs={params.timeout_ms}",
                 provider=provider,
                 model=model,
                 correlation_id=correlation_id,
-            ) from None
+                retryable=False,
+            )
+            if not run.sent or run.acc is None:
+                stop(ErrorKind.TIMEOUT)
+                raise timeout from None
+            # The deadline struck mid-stream: the client has the partial text already.
+            response = _interrupted(run.acc, adapter.name)
+            run.error = timeout
         except asyncio.CancelledError:
             stop(ErrorKind.CANCELLED)
             raise
         # An interrupted stream returns the partial answer, but the request failed.
-        kind = None if error is None else ErrorKind(str(error["kind"]))
-        latency_ms = stop(kind, response.usage, chunks)
+        error = self._run_error(run, provider, model, correlation_id)
+        latency_ms = stop(None if run.error is None else run.error.kind, response.usage)
         cost, no_cost = await self.accounting.after(
             plan, provider, model, response.model, response.usage, params.session_id
         )
@@ -220,6 +291,17 @@ class Pipeline:
             self.chat_cache.store(cache_key, result)
         return result
 
+    def _run_error(
+        self, run: _Run, provider: str, model: str, correlation_id: str
+    ) -> dict[str, object] | None:
+        """The ErrorData of what interrupted a stream whose partial answer is returned."""
+        if run.error is None:
+            return None
+        run.error.provider = run.error.provider or provider
+        run.error.model = run.error.model or model
+        run.error.correlation_id = correlation_id
+        return self.scrub(run.error).data().to_wire()
+
     async def _plan(
         self, params: ChatParams, provider: str, model: str, correlation_id: str, notices: list[str]
     ) -> ChatPlan:
@@ -232,35 +314,144 @@ class Pipeline:
         notices += plan.notices
         return plan
 
-    async def _stream(
-        self, adapter: object, request: ProviderRequest, correlation_id: str, on_chunk: ChunkSink
-    ) -> tuple[ProviderResponse, dict[str, object] | None, int]:
-        """Forward deltas as they arrive. If the stream breaks after text was sent, the
-        partial answer is returned with finishReason `interrupted` and the error."""
-        from .providers.base import Adapter
+    def scrub(self, error: DspexError) -> DspexError:
+        """Remove every configured secret from an error before it leaves the daemon: a
+        provider may quote the key in an error body that an adapter passes on (a snippet of
+        a non-JSON answer, an error message)."""
+        secrets = [k for k in (self.config.api_key(s.name) for s in PROVIDERS) if k]
+        secrets = [k for k in secrets if len(k) >= 4]
+        if not secrets:
+            return error
 
-        assert isinstance(adapter, Adapter)
-        acc = StreamAccumulator(request.model)
-        sent = False
+        def clean(value: object) -> object:
+            if isinstance(value, str):
+                for secret in secrets:
+                    value = value.replace(secret, "<redacted>")
+                return value
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            return value
+
+        error.message = str(clean(error.message))
+        error.args = (error.message,)
+        if error.details:
+            error.details = {k: clean(v) for k, v in error.details.items()}
+        return error
+
+    async def _attempts(
+        self,
+        provider: str,
+        request: R,
+        run: _Run,
+        call: Callable[[R], Awaitable[T]],
+    ) -> T:
+        """The one retry loop: each attempt passes the provider's circuit breaker, gets what
+        is left of the request's deadline, and on a retryable failure waits (exponential
+        backoff, full jitter, Retry-After honoured) unless a streamed byte already reached
+        the client or the deadline would pass first."""
+        policy = self.config.settings.retry_policy(provider)
+        breaker = self.breakers.get(provider)
+        retry = 0
+        while True:
+            run.attempts += 1
+            probe = breaker.before_call(request.model)
+            attempt_request = request
+            if run.deadline is not None:
+                left = max(0.001, run.deadline - time.perf_counter())
+                attempt_request = dataclasses.replace(request, timeout_s=left)
+            try:
+                response = await call(attempt_request)
+            except DspexError as exc:
+                breaker.failure(exc, probe)
+                delay = None
+                if not run.sent and run.attempts < policy.attempts:
+                    delay = retry_delay_ms(policy, exc, retry)
+                if delay is None or (
+                    run.deadline is not None and time.perf_counter() + delay / 1000 >= run.deadline
+                ):
+                    if run.attempts > 1:
+                        exc.details = {**(exc.details or {}), "attempts": run.attempts}
+                    raise
+                retry += 1
+                await asyncio.sleep(delay / 1000)
+                continue
+            except TimeoutError:
+                breaker.failure(DspexError(ErrorKind.TIMEOUT, "deadline"), probe)
+                raise
+            except BaseException:
+                breaker.abandon(probe)
+                raise
+            if run.error is not None:
+                breaker.failure(run.error, probe)
+            else:
+                breaker.success(probe)
+            return response
+
+    async def _stream(
+        self,
+        adapter: Adapter,
+        request: ProviderRequest,
+        correlation_id: str,
+        on_chunk: ChunkSink,
+        run: _Run,
+    ) -> ProviderResponse:
+        """Forward deltas as they arrive. A stream that breaks before anything reached the
+        client raises (and may be retried); one that breaks after is resumed once with the
+        partial answer as an assistant prefix where the provider supports it, else the
+        partial answer is returned with finishReason `interrupted` and the error."""
+        acc = run.acc = StreamAccumulator(request.model)
+        try:
+            await self._pump(adapter, request, correlation_id, on_chunk, run, acc)
+        except DspexError as exc:
+            if not run.sent:
+                raise
+            if self._can_resume(adapter, exc, acc):
+                run.resumed = True
+                first_usage = acc.usage
+                prefix = Message(role="assistant", content=acc.partial_text)
+                again = dataclasses.replace(request, messages=[*request.messages, prefix])
+                try:
+                    await self._pump(adapter, again, correlation_id, on_chunk, run, acc)
+                except DspexError as second:
+                    run.error = second
+                    return _interrupted(acc, adapter.name)
+                response = acc.response(adapter.name)
+                response.usage = _add_usage(first_usage, response.usage)
+                return response
+            run.error = exc
+            return _interrupted(acc, adapter.name)
+        return acc.response(adapter.name)
+
+    async def _pump(
+        self,
+        adapter: Adapter,
+        request: ProviderRequest,
+        correlation_id: str,
+        on_chunk: ChunkSink,
+        run: _Run,
+        acc: StreamAccumulator,
+    ) -> None:
         stream = adapter.stream(request)
         try:
             async for part in stream:
                 acc.add(part)
+                run.chunks += 1
                 if part.delta is not None:
                     on_chunk(ChatChunk(correlation_id=correlation_id, delta=part.delta))
-                    sent = True
-        except DspexError as exc:
-            if not sent:
-                raise
-            response = acc.response(adapter.name)
-            response.finish_reason = "interrupted"
-            exc.provider = exc.provider or adapter.name
-            exc.model = exc.model or request.model
-            exc.correlation_id = correlation_id
-            return response, exc.data().to_wire(), acc.chunks
+                    run.sent = True
         finally:
+            # Closing the generator closes the provider's HTTP stream, also on cancel.
             await stream.aclose()  # type: ignore[attr-defined]
-        return acc.response(adapter.name), None, acc.chunks
+
+    def _can_resume(self, adapter: Adapter, error: DspexError, acc: StreamAccumulator) -> bool:
+        if not error.retryable or acc.tool_calls or not acc.partial_text:
+            return False
+        configured = self.config.settings.provider(adapter.name).assistant_prefill
+        if configured is not None:
+            return configured
+        return ASSISTANT_PREFILL in adapter.spec.capabilities
 
     def resolve_embedder(self, params: EmbedParams) -> tuple[str, str, list[str]]:
         """The provider and model for `dspex/embed` (and notices): the one named, else the
@@ -324,6 +515,7 @@ class Pipeline:
             timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
         )
         started = time.perf_counter()
+        run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
 
         def stop(kind: ErrorKind | None, tokens: int = 0) -> float:
             latency_ms = (time.perf_counter() - started) * 1000
@@ -339,6 +531,7 @@ class Pipeline:
                     success=kind is None,
                     error_kind=kind,
                     usage=usage,
+                    attempts=run.attempts,
                 )
             )
             return latency_ms
@@ -347,11 +540,12 @@ class Pipeline:
         try:
             adapter = await self.registry.get(provider)
             async with asyncio.timeout(request.timeout_s):
-                response = await adapter.embed(request)
+                response = await self._attempts(provider, request, run, adapter.embed)
         except DspexError as exc:
             exc.provider = exc.provider or provider
             exc.model = exc.model or model
             exc.correlation_id = correlation_id
+            self.scrub(exc)
             stop(exc.kind)
             raise
         except asyncio.CancelledError:

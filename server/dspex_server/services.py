@@ -27,7 +27,8 @@ from .cost import CostLedger, PriceBook
 from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
-from .stats import Stats
+from .reliability.breaker import BreakerRegistry
+from .stats import Stats, circuit_info
 from .telemetry import EventBus
 
 if TYPE_CHECKING:
@@ -38,7 +39,14 @@ class Services:
     def __init__(self, config: ConfigStore | None = None) -> None:
         self.config = config or ConfigStore()
         self.events = EventBus()
-        self.stats = Stats()
+        # The settings object is replaced on every config change: read it at call time.
+        self.breakers = BreakerRegistry(
+            lambda name: self.config.settings.circuit_policy(name)  # noqa: PLW0108
+        )
+        self.stats = Stats(
+            self.breakers,
+            trips=lambda name, kind: kind in self.config.settings.circuit_policy(name).trip_on,
+        )
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
         # Sessions, context windows, cost and the catalog (issue 5).
@@ -47,7 +55,13 @@ class Services:
         self.catalog = ModelCatalog(self.config, self.registry, self.prices)
         self.accounting = CostAndContext(self.config, self.catalog, self.prices, self.ledger)
         self.events.subscribe(self.accounting.on_event)
-        self.pipeline = Pipeline(self.config, self.registry, self.events, self.accounting)
+        self.pipeline = Pipeline(
+            self.config,
+            self.registry,
+            self.events,
+            breakers=self.breakers,
+            accounting=self.accounting,
+        )
         from .sessions.service import SessionService
 
         self.sessions = SessionService(self.config, self.pipeline, self.ledger, self.secrets)
@@ -88,6 +102,7 @@ class Services:
                     or spec.default_embedding_model,
                     base_url=spec.base_url_for(ps),
                     capabilities=sorted(provider_capabilities(spec.name)),
+                    circuit=circuit_info(self.breakers.peek(spec.name)),
                 )
             )
         default, _ = self.config.default_provider()

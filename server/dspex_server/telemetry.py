@@ -32,6 +32,8 @@ class RequestEvent:
     chunks: int = 0
     session_id: str | None = None
     streamed: bool = False
+    attempts: int = 1
+    resumed: bool = False
 
 
 Subscriber = Callable[[RequestEvent], None]

@@ -62,7 +62,24 @@ class StreamErrorEvent:
     chunks: int = 0
 
 
-Behaviour = Reply | HttpError | Garbage | TruncatedStream | StreamErrorEvent
+@dataclass
+class ConnectionReset:
+    """Accept the request, then drop the connection without a byte of answer."""
+
+
+@dataclass
+class SlowStream:
+    """Stream `chunks` deltas `interval_s` apart (then finish normally). The fake counts
+    what it wrote (`chunks_sent`) and notices the client closing (`disconnected`)."""
+
+    chunks: int = 100
+    interval_s: float = 0.05
+    piece: str = "tick "
+
+
+Behaviour = (
+    Reply | HttpError | Garbage | TruncatedStream | StreamErrorEvent | ConnectionReset | SlowStream
+)
 
 
 @dataclass
@@ -81,6 +98,8 @@ class FakeProvider:
         self.script: deque[Behaviour] = deque()
         self.requests: list[Recorded] = []
         self.disconnects = 0
+        self.chunks_sent = 0
+        self.disconnected = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -95,6 +114,8 @@ class FakeProvider:
         """Forget the script and the recorded requests (a fake shared between tests)."""
         self.script.clear()
         self.requests.clear()
+        self.disconnects = self.chunks_sent = 0
+        self.disconnected.clear()
 
     def queue(self, *behaviours: Behaviour) -> None:
         self.script.extend(behaviours)
@@ -207,7 +228,37 @@ class FakeProvider:
 
     async def sleep(self, seconds: float) -> None:
         if seconds:
-            await asyncio.sleep(seconds)
+            try:
+                await asyncio.sleep(seconds)
+            except asyncio.CancelledError:  # aiohttp cancels the handler on disconnect
+                self.note_disconnect()
+                raise
+
+    def note_disconnect(self) -> None:
+        self.disconnects += 1
+        self.disconnected.set()
+
+    @staticmethod
+    def reset_connection(request: web.Request) -> web.StreamResponse:
+        """Drop the connection at once; the client sees a reset / disconnect."""
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        return web.StreamResponse()
+
+    async def write_slowly(
+        self, response: web.StreamResponse, chunks: list[bytes], interval_s: float
+    ) -> bool:
+        """Write chunks `interval_s` apart; False when the client went away first."""
+        try:
+            for chunk in chunks:
+                await response.write(chunk)
+                self.chunks_sent += 1
+                await asyncio.sleep(interval_s)
+        except (ConnectionError, asyncio.CancelledError):
+            self.note_disconnect()
+            raise
+        return True
 
 
 def sse_event(data: Any, event: str | None = None) -> bytes:

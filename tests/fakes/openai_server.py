@@ -8,7 +8,16 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import FakeProvider, Garbage, HttpError, Reply, TruncatedStream, split_text
+from .base import (
+    ConnectionReset,
+    FakeProvider,
+    Garbage,
+    HttpError,
+    Reply,
+    SlowStream,
+    TruncatedStream,
+    split_text,
+)
 from .embeddings import fake_vector
 
 
@@ -94,6 +103,10 @@ class FakeOpenAI(FakeProvider):
             return self.garbage_response(behaviour)
         if isinstance(behaviour, TruncatedStream):
             return await self.truncated(request, body, behaviour)
+        if isinstance(behaviour, ConnectionReset):
+            return self.reset_connection(request)
+        if isinstance(behaviour, SlowStream):
+            return await self.slow_stream(request, body, behaviour)
         await self.sleep(behaviour.delay_s)
         if body.get("stream"):
             return await self.stream(request, body, behaviour)
@@ -217,4 +230,15 @@ class FakeOpenAI(FakeProvider):
         transport = request.transport
         if transport is not None:
             transport.close()  # drop the connection mid-stream
+        return response
+
+    async def slow_stream(
+        self, request: web.Request, body: dict[str, Any], slow: SlowStream
+    ) -> web.StreamResponse:
+        response = await self._open(request)
+        chunks = [self._chunk(body, {"content": slow.piece}) for _ in range(slow.chunks)]
+        await self.write_slowly(response, chunks, slow.interval_s)
+        await response.write(self._chunk(body, {}, "stop"))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
         return response

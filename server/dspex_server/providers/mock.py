@@ -62,10 +62,15 @@ class MockAdapter(Adapter):
         self._cycle = itertools.cycle(settings.replies) if settings.replies else None
         self._times_left = {i: e.times for i, e in enumerate(settings.errors) if e.times}
 
-    def _injected_error(self, request: ProviderRequest) -> DspexError | None:
+    def _injected_error(
+        self, request: ProviderRequest, *, mid_stream: bool = False
+    ) -> DspexError | None:
         for i, err in enumerate(self.settings.errors):
-            if not self._fires(i, err):
+            if (err.after_chunks is not None) != mid_stream or not self._fires(i, err):
                 continue
+            retryable = err.retryable
+            if retryable is None and err.status is not None:
+                retryable = err.status == 429 or err.status >= 500
             return DspexError(
                 err.kind,
                 err.message,
@@ -73,6 +78,8 @@ class MockAdapter(Adapter):
                 model=request.model,
                 status=err.status,
                 retry_after_ms=err.retry_after_ms,
+                retryable=retryable,
+                details={"afterChunks": err.after_chunks} if mid_stream else None,
             )
         return None
 
@@ -95,6 +102,17 @@ class MockAdapter(Adapter):
             return next(self._cycle)
         last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
         return last_user.text() if last_user is not None else ""
+
+    def _answer(self, request: ProviderRequest) -> str:
+        """The reply; after an assistant prefill (a resumed stream), only what follows it,
+        the way providers that support prefill continue a partial answer."""
+        answer = self._reply(request)
+        last = request.messages[-1]
+        if last.role == "assistant" and not last.tool_calls:
+            prefix = last.text()
+            if answer.startswith(prefix):
+                return answer[len(prefix) :]
+        return answer
 
     def _tool_call(self, request: ProviderRequest) -> ToolCall | None:
         """A deterministic call when the request forces one (`required` or a named tool)."""
@@ -119,7 +137,7 @@ class MockAdapter(Adapter):
         if error is not None:
             raise error
         call = self._tool_call(request)
-        return ("" if call else self._reply(request)), call
+        return ("" if call else self._answer(request)), call
 
     async def chat(self, request: ProviderRequest) -> ProviderResponse:
         answer, call = await self._begin(request)
@@ -147,9 +165,15 @@ class MockAdapter(Adapter):
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
         answer, call = await self._begin(request)
         size = self.settings.chunk_size
-        for start in range(0, len(answer), size):
+        broken = self._injected_error(request, mid_stream=True)
+        after = (broken.details or {}).get("afterChunks", 0) if broken is not None else 0
+        for n, start in enumerate(range(0, len(answer), size)):
+            if broken is not None and n >= int(after or 0):
+                raise broken
             yield StreamPart(delta=ChatDelta(content=answer[start : start + size]))
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.settings.chunk_delay_ms / 1000)
+        if broken is not None:
+            raise broken
         if call is not None:
             yield StreamPart(
                 delta=ChatDelta(

@@ -16,6 +16,71 @@ class SettingsModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+DEFAULT_RETRY_ON: tuple[ErrorKind, ...] = (
+    ErrorKind.TIMEOUT,
+    ErrorKind.NETWORK_ERROR,
+    ErrorKind.RATE_LIMITED,
+    ErrorKind.API_ERROR,
+)
+DEFAULT_TRIP_ON: tuple[ErrorKind, ...] = (
+    ErrorKind.TIMEOUT,
+    ErrorKind.NETWORK_ERROR,
+    ErrorKind.API_ERROR,
+    ErrorKind.INVALID_RESPONSE,
+)
+
+
+class RetrySettings(SettingsModel):
+    """The retry policy (`retry` at the top level, `providers.<name>.retry` to override).
+
+    An error is retried when the provider marked it retryable (timeouts, network errors,
+    429, 5xx, Anthropic's 529) and its kind is in `retryOn`. Backoff is exponential with
+    full jitter: sleep uniform(0, min(capMs, baseMs * 2**retry)), or the provider's
+    `Retry-After` when that is longer; a `Retry-After` over `maxRetryAfterMs` ends the
+    retries at once (the error carries it for the client)."""
+
+    attempts: int = Field(default=3, ge=1, le=20, description="total attempts, first included")
+    base_ms: float = Field(default=500.0, ge=0.0)
+    cap_ms: float = Field(default=20_000.0, ge=0.0)
+    max_retry_after_ms: float = Field(default=60_000.0, ge=0.0)
+    retry_on: list[ErrorKind] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
+
+
+class CircuitSettings(SettingsModel):
+    """The circuit breaker (`circuit` at the top level, `providers.<name>.circuit`):
+    open after `failureThreshold` failures of a `tripOn` kind within `windowMs`; after
+    `cooldownMs` let one probe through (half-open); close after `successThreshold`
+    successful probes, re-open on a failed one."""
+
+    enabled: bool = True
+    failure_threshold: int = Field(default=5, ge=1)
+    window_ms: float = Field(default=60_000.0, gt=0.0)
+    cooldown_ms: float = Field(default=30_000.0, ge=0.0)
+    success_threshold: int = Field(default=2, ge=1)
+    trip_on: list[ErrorKind] = Field(default_factory=lambda: list(DEFAULT_TRIP_ON))
+
+
+class RetryOverride(SettingsModel):
+    """`providers.<name>.retry`: only the fields given replace the top-level policy."""
+
+    attempts: int | None = Field(default=None, ge=1, le=20)
+    base_ms: float | None = Field(default=None, ge=0.0)
+    cap_ms: float | None = Field(default=None, ge=0.0)
+    max_retry_after_ms: float | None = Field(default=None, ge=0.0)
+    retry_on: list[ErrorKind] | None = None
+
+
+class CircuitOverride(SettingsModel):
+    """`providers.<name>.circuit`: only the fields given replace the top-level breaker."""
+
+    enabled: bool | None = None
+    failure_threshold: int | None = Field(default=None, ge=1)
+    window_ms: float | None = Field(default=None, gt=0.0)
+    cooldown_ms: float | None = Field(default=None, ge=0.0)
+    success_threshold: int | None = Field(default=None, ge=1)
+    trip_on: list[ErrorKind] | None = None
+
+
 class ProviderSettings(SettingsModel):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -25,6 +90,13 @@ class ProviderSettings(SettingsModel):
     connect_timeout_ms: int = Field(default=10_000, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     max_connections: int = Field(default=512, gt=0)
+    retry: RetryOverride | None = None
+    circuit: CircuitOverride | None = None
+    assistant_prefill: bool | None = Field(
+        default=None,
+        description="Whether a broken stream may be resumed with the partial answer as an "
+        "assistant prefix; unset: the provider table's `assistant_prefill` capability.",
+    )
 
 
 class AnthropicSettings(ProviderSettings):
@@ -43,6 +115,14 @@ class MockError(SettingsModel):
     retry_after_ms: int | None = Field(default=None, ge=0)
     every: int | None = Field(default=None, gt=0)
     times: int | None = Field(default=None, gt=0)
+    retryable: bool | None = Field(
+        default=None, description="unset: retryable when the status is 429 or >= 500"
+    )
+    after_chunks: int | None = Field(
+        default=None,
+        ge=0,
+        description="streaming only: break the stream with this error after so many deltas",
+    )
 
 
 class MockSettings(ProviderSettings):
@@ -54,6 +134,7 @@ class MockSettings(ProviderSettings):
     replies: list[str] = Field(default_factory=list)
     latency_ms: float = Field(default=0.0, ge=0.0)
     chunk_size: int = Field(default=8, gt=0, description="characters per streamed delta")
+    chunk_delay_ms: float = Field(default=0.0, ge=0.0, description="pause after each delta")
     errors: list[MockError] = Field(default_factory=list)
 
 

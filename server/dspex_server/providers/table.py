@@ -192,7 +192,9 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         "mock-1",
         "mock-embed",
         needs_key=False,
-        capabilities=frozenset({"chat", "streaming", "tools", "json_mode", "embeddings"}),
+        capabilities=frozenset(
+            {"chat", "streaming", "tools", "json_mode", "embeddings", "assistant_prefill"}
+        ),
         settings_cls=MockSettings,
     ),
 )
