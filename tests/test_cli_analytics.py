@@ -81,3 +81,15 @@ def test_sync_client_reaches_every_typed_call(env: dict[str, str]) -> None:
     with SyncClient(SERVER, env=env) as client:
         assert client.performance(samples=[1.0, 2.0]).count == 2
         assert client.health().providers is not None
+
+
+async def test_stats_command_and_client_call(env: dict[str, str]) -> None:
+    code, out, _ = await run_cli(env, "stats", "--json")
+    assert code == 0
+    assert json.loads(out)["totals"]["requestsMade"] == 0
+    async with await DspexClient.spawn(SERVER, env=env) as client:
+        await client.chat("one", provider="mock")
+        await client.chat("two", provider="mock")
+        stats = await client.stats()
+        assert stats.totals.requests_successful == 2
+        assert [p.provider for p in stats.providers] == ["mock"]

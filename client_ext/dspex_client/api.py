@@ -13,6 +13,7 @@ from dspex_protocol import catalog as cat
 from dspex_protocol import cost as cs
 from dspex_protocol import methods as m
 from dspex_protocol import sessions as se
+from dspex_protocol import stats as st
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -98,3 +99,7 @@ class MethodsMixin:
 
     async def cost(self, **params: Any) -> cs.CostResult:
         return await self.invoke(m.COST, params, cs.CostResult)
+
+    async def stats(self, **params: Any) -> st.StatsResult:
+        """Request statistics per provider, model and session; breaker states."""
+        return await self.invoke(m.STATS, params, st.StatsResult)

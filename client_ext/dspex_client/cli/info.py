@@ -15,6 +15,12 @@ def add_parser(subparsers: Any) -> None:
     )
     providers.add_argument("--json", action="store_true")
     providers.set_defaults(handler=lambda args: run(args, show_providers))
+    stats: argparse.ArgumentParser = subparsers.add_parser(
+        "stats", help="request statistics of the daemon (per provider, model, session)"
+    )
+    stats.add_argument("-p", "--provider")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=lambda args: run(args, show_stats))
     config: argparse.ArgumentParser = subparsers.add_parser(
         "config", help="show the effective configuration (secrets redacted)"
     )
@@ -36,4 +42,22 @@ async def show_providers(args: argparse.Namespace, client: DspexClient) -> int:
 
 async def show_config(args: argparse.Namespace, client: DspexClient) -> int:
     print_json((await client.config()).to_wire())
+    return EXIT_OK
+
+
+async def show_stats(args: argparse.Namespace, client: DspexClient) -> int:
+    result = await client.stats(**({"provider": args.provider} if args.provider else {}))
+    if args.json:
+        print_json(result.to_wire())
+        return EXIT_OK
+    t = result.totals
+    print(
+        f"requests {t.requests_made}: {t.requests_successful} ok, {t.requests_failed} failed, "
+        f"{t.requests_cancelled} cancelled"
+    )
+    for p in result.providers:
+        print(
+            f"  {p.provider}: {p.requests_made} requests, state {p.state}, "
+            f"circuit {p.circuit.state}"
+        )
     return EXIT_OK
