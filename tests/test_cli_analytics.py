@@ -93,3 +93,39 @@ async def test_stats_command_and_client_call(env: dict[str, str]) -> None:
         stats = await client.stats()
         assert stats.totals.requests_successful == 2
         assert [p.provider for p in stats.providers] == ["mock"]
+
+
+async def test_serve_runs_the_daemon_on_stdio(env: dict[str, str]) -> None:
+    import asyncio
+
+    from cli_runner import DSPEX
+    from rawdaemon import chat, frame, initialize
+
+    process = await asyncio.create_subprocess_exec(
+        DSPEX,
+        "serve",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(
+        process.communicate(frame(initialize()) + frame(chat(2, "served"))), 60
+    )
+    assert process.returncode == 0
+    assert b'"content":"served"' in out.replace(b" ", b"")
+
+
+async def test_client_compare_models_and_recommend(env: dict[str, str]) -> None:
+    async with await DspexClient.spawn(SERVER, env=env) as client:
+        samples = {
+            "a": {"latencies": [10.0 + i % 3 for i in range(30)]},
+            "b": {"latencies": [50.0 + i % 5 for i in range(30)]},
+        }
+        compared = await client.compare(samples=samples)
+        assert compared.to_wire()
+        models = await client.models(provider="openai")
+        assert {m.provider for m in models.models} == {"openai"}
+        picks = await client.recommend(features=["tools"], limit=3)
+        assert 0 < len(picks.recommendations) <= 3
+        assert all("tools" in r.model.capabilities for r in picks.recommendations)
