@@ -10,11 +10,12 @@ from typing import Any
 from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException
 
-from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
+from dspex_protocol import ERROR_CODES, ChatChunk, ErrorData, ErrorKind
 from dspex_protocol import methods as m
 
 from ..app import DspexServer
 from ..errors import DspexError, InvalidParams
+from ..pipeline import ChunkSink
 
 log = logging.getLogger("dspex.rpc")
 
@@ -78,3 +79,15 @@ def method(server: DspexServer, spec: m.MethodSpec) -> Callable[[Handler], Handl
         return fn
 
     return decorator
+
+
+def partial_results(server: DspexServer, token: int | str | None) -> ChunkSink | None:
+    """LSP partial results: each chunk as `$/progress` on the request's token (None: the
+    request does not stream)."""
+    if token is None:
+        return None
+
+    def sink(chunk: ChatChunk) -> None:
+        server.protocol.send_notification("$/progress", {"token": token, "value": chunk.to_wire()})
+
+    return sink

@@ -6,14 +6,14 @@ from typing import Any
 
 from lsprotocol import types
 
-from dspex_protocol import ChatChunk, ChatParams, EmbedParams
+from dspex_protocol import ChatParams, EmbedParams
 from dspex_protocol import methods as m
 
 from ..app import DspexServer
 from ..config import LayerName
 from ..errors import DspexError
 from ..services import Services
-from .base import method
+from .base import method, partial_results
 
 SHUTDOWN_DRAIN_S = 10.0
 
@@ -57,15 +57,7 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.CHAT)
     async def chat(params: ChatParams) -> Any:
-        token = params.partial_result_token
-        sink = None
-        if token is not None:
-
-            def sink(chunk: ChatChunk) -> None:
-                server.protocol.send_notification(
-                    "$/progress", {"token": token, "value": chunk.to_wire()}
-                )
-
+        sink = partial_results(server, params.partial_result_token)
         return await services.pipeline.chat(params, sink)
 
     @method(server, m.EMBED)

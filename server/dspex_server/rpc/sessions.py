@@ -6,7 +6,6 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from dspex_protocol import (
-    ChatChunk,
     CostParams,
     ModelsListParams,
     ModelsRecommendParams,
@@ -23,7 +22,7 @@ from ..app import DspexServer
 from ..errors import InvalidParams
 from ..services import Services
 from ..sessions.store import SessionExists, UnknownSession
-from .base import method
+from .base import method, partial_results
 
 T = TypeVar("T")
 
@@ -65,15 +64,7 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.SESSION_CHAT)
     async def chat(params: SessionChatParams) -> Any:
-        token = params.partial_result_token
-        sink = None
-        if token is not None:
-
-            def sink(chunk: ChatChunk) -> None:
-                server.protocol.send_notification(
-                    "$/progress", {"token": token, "value": chunk.to_wire()}
-                )
-
+        sink = partial_results(server, params.partial_result_token)
         return await known(m.SESSION_CHAT, sessions.chat(params, sink))
 
     @method(server, m.SESSION_HISTORY)
