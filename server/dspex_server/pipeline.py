@@ -195,8 +195,14 @@ class Pipeline:
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
 
-        def stop(kind: ErrorKind | None, usage: Usage | None = None) -> float:
-            latency_ms = (time.perf_counter() - started) * 1000
+        def stop(
+            kind: ErrorKind | None,
+            usage: Usage | None = None,
+            latency_ms: float | None = None,
+            cost_usd: float | None = None,
+        ) -> float:
+            if latency_ms is None:
+                latency_ms = (time.perf_counter() - started) * 1000
             self.events.publish(
                 RequestEvent(
                     "stop",
@@ -213,6 +219,7 @@ class Pipeline:
                     streamed=streamed,
                     attempts=run.attempts,
                     resumed=run.resumed,
+                    cost_usd=cost_usd,
                 )
             )
             return latency_ms
@@ -268,9 +275,17 @@ class Pipeline:
             raise
         # An interrupted stream returns the partial answer, but the request failed.
         error = self._run_error(run, provider, model, correlation_id)
-        latency_ms = stop(None if run.error is None else run.error.kind, response.usage)
+        # The latency is taken before pricing; the stop event waits for the cost so that
+        # analytics can compare providers on it.
+        latency_ms = (time.perf_counter() - started) * 1000
         cost, no_cost = await self.accounting.after(
             plan, provider, model, response.model, response.usage, params.session_id
+        )
+        stop(
+            None if run.error is None else run.error.kind,
+            response.usage,
+            latency_ms=latency_ms,
+            cost_usd=cost.total if cost is not None and cost.currency == "USD" else None,
         )
         result = ChatResult(
             choices=[

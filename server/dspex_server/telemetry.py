@@ -34,6 +34,7 @@ class RequestEvent:
     streamed: bool = False
     attempts: int = 1
     resumed: bool = False
+    cost_usd: float | None = None
 
 
 Subscriber = Callable[[RequestEvent], None]

@@ -182,10 +182,7 @@ class SampleStore:
         usage = event.usage
         if ok and latency is not None and latency > 0 and usage and usage.completion_tokens > 0:
             tps = usage.completion_tokens / (latency / 1000.0)
-        # Set by the cost engine where it exists (not part of RequestEvent yet).
-        cost = getattr(event, "cost", None)
-        if cost is None:
-            cost = getattr(event, "cost_usd", None)
+        cost = event.cost_usd  # priced by the pipeline's accounting (None: unknown price)
         if not ok:
             agg.failures += 1
         elif latency is not None:
