@@ -15,6 +15,15 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
+def single_attempt_env(env: dict[str, str]) -> dict[str, str]:
+    """For tests of how one provider answer maps to an error: no retries, no breaker."""
+    Path(env["DSPEX_CONFIG"]).write_text(
+        "[retry]\nattempts = 1\n[circuit]\nenabled = false\n", encoding="utf-8"
+    )
+    return env
+
+
+@pytest.fixture
 async def daemon(env: dict[str, str]) -> AsyncIterator[Daemon]:
     async with start_daemon(env) as d:
         yield d

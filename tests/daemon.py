@@ -40,6 +40,11 @@ PROVIDER_ENV_PREFIXES = (
 )
 
 
+# For tests of how one provider answer maps to an error: no retries, and no circuit breaker
+# that the error tests would open for the tests after them in a shared daemon.
+SINGLE_ATTEMPT: dict[str, Any] = {"retry": {"attempts": 1}, "circuit": {"enabled": False}}
+
+
 def clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_ENV_PREFIXES)}
     env["DSPEX_CONFIG"] = str(tmp_path / "dspex-config.toml")  # absent unless a test writes it

@@ -33,6 +33,11 @@ async def test_embeddings_are_returned_in_input_order_with_usage(
     assert result["usage"] == {"promptTokens": 6, "totalTokens": 6}
 
 
+@pytest.fixture
+def env(single_attempt_env: dict[str, str]) -> dict[str, str]:
+    return single_attempt_env
+
+
 async def test_embedding_errors_use_the_chat_completions_error_body(
     openai_daemon: Daemon, fake_openai: FakeOpenAI
 ) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from daemon import Daemon, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
@@ -14,10 +12,9 @@ USER = [{"role": "user", "content": "What is 2+2?"}]
 
 
 @pytest.fixture
-def env(env: dict[str, str]) -> dict[str, str]:
-    """These tests map single provider answers to kinds: no retries (see reliability tests)."""
-    Path(env["DSPEX_CONFIG"]).write_text("[retry]\nattempts = 1\n")
-    return env
+def env(single_attempt_env: dict[str, str]) -> dict[str, str]:
+    """These tests map single provider answers to kinds (see the reliability tests)."""
+    return single_attempt_env
 
 
 async def test_plain_chat_goes_through_the_fake(

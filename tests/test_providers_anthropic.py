@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from daemon import Daemon, clean_env, start_daemon
+from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
 from fakes.anthropic_server import REQUEST_ID, FakeAnthropic, anthropic_error
 from fakes.base import HttpError, Reply, StreamErrorEvent
 from provider_checks import (
@@ -59,7 +59,7 @@ async def d(tmp_path_factory: pytest.TempPathFactory, fake: FakeAnthropic) -> As
     env = clean_env(tmp_path_factory.mktemp("daemon"))
     # One daemon for the module maps single provider answers to errors: no retries, and no
     # circuit breaker that the error tests would open for the tests after them.
-    options = {"retry": {"attempts": 1}, "circuit": {"enabled": False}}
+    options = SINGLE_ATTEMPT
     async with start_daemon(anthropic_env(env, fake), initialization_options=options) as daemon:
         yield daemon
 

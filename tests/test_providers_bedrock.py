@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from daemon import Daemon, clean_env, start_daemon
+from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
 from fakes.bedrock_server import AUTH_RE, FakeBedrock, StreamException, bedrock_error
 from provider_cases import PNG_B64, WEATHER_TOOL, image_message, rpc_error, user_chat
@@ -30,7 +30,7 @@ async def bedrock(
     tmp_path_factory: pytest.TempPathFactory, fake_bedrock: FakeBedrock
 ) -> AsyncIterator[Daemon]:
     env = clean_env(tmp_path_factory.mktemp("bedrock"), **fake_bedrock.env())
-    async with start_daemon(env) as d:
+    async with start_daemon(env, initialization_options=SINGLE_ATTEMPT) as d:
         yield d
 
 

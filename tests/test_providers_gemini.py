@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from daemon import Daemon, clean_env, start_daemon
+from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
 from fakes.base import Garbage, HttpError, Reply, StreamErrorEvent
 from fakes.gemini_server import FAKE_SIGNATURE, FakeGemini, fake_vector, gemini_error
 from provider_checks import (
@@ -56,7 +56,7 @@ async def d(tmp_path_factory: pytest.TempPathFactory, fake: FakeGemini) -> Async
     env = clean_env(tmp_path_factory.mktemp("daemon"))
     # One daemon for the module maps single provider answers to errors: no retries, and no
     # circuit breaker that the error tests would open for the tests after them.
-    options = {"retry": {"attempts": 1}, "circuit": {"enabled": False}}
+    options = SINGLE_ATTEMPT
     async with start_daemon(gemini_env(env, fake), initialization_options=options) as daemon:
         yield daemon
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from daemon import Daemon, clean_env, start_daemon
+from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
 from fakes.ollama_server import FakeOllama, StreamFailure, ollama_error
 from provider_cases import PNG_B64, WEATHER_TOOL, image_message, rpc_error, user_chat
@@ -28,7 +28,7 @@ async def ollama(
     tmp_path_factory: pytest.TempPathFactory, fake_ollama: FakeOllama
 ) -> AsyncIterator[Daemon]:
     env = clean_env(tmp_path_factory.mktemp("ollama"), OLLAMA_HOST=fake_ollama.base_url)
-    async with start_daemon(env) as d:
+    async with start_daemon(env, initialization_options=SINGLE_ATTEMPT) as d:
         yield d
 
 

@@ -262,7 +262,8 @@ class Pipeline:
                 provider=provider,
                 model=model,
                 correlation_id=correlation_id,
-                retryable=False,
+                # Spent within this request; a new request gets a new deadline.
+                retryable=True,
             )
             if not run.sent or run.acc is None:
                 stop(ErrorKind.TIMEOUT)
