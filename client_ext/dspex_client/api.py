@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from dspex_protocol import analytics as an
+from dspex_protocol import logs as lg
 from dspex_protocol import methods as m
 
 T = TypeVar("T", bound=BaseModel)
@@ -48,3 +49,6 @@ class MethodsMixin:
 
     async def index_list(self) -> an.IndexListResult:
         return await self.invoke(m.INDEX_LIST, {}, an.IndexListResult)
+
+    async def logs_query(self, **params: Any) -> lg.LogsQueryResult:
+        return await self.invoke(m.LOGS_QUERY, params, lg.LogsQueryResult)

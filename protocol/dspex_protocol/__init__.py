@@ -50,6 +50,7 @@ from .errors import (
     InvalidParamsData,
 )
 from .initialize import PROTOCOL_VERSION, DspexCapabilities
+from .logs import LogEntry, LogsQueryParams, LogsQueryResult
 from .methods import METHODS, MethodSpec
 from .predict import (
     Demo,
@@ -102,6 +103,9 @@ __all__ = [
     "IndexQueryParams",
     "IndexQueryResult",
     "InvalidParamsData",
+    "LogEntry",
+    "LogsQueryParams",
+    "LogsQueryResult",
     "Message",
     "MethodSpec",
     "NamedToolChoice",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import analytics as an
+from . import logs as lg
 from ._base import WireModel
 from .chat import ChatChunk, ChatParams, ChatResult
 from .embed import EmbedParams, EmbedResult
@@ -99,6 +100,13 @@ INDEX_LIST = MethodSpec(
     "dspex/index/list", an.IndexListParams, an.IndexListResult, "The named indexes and sizes."
 )
 
+LOGS_QUERY = MethodSpec(
+    "dspex/logs/query",
+    lg.LogsQueryParams,
+    lg.LogsQueryResult,
+    "The durable log of exchanges, newest first: filters, FTS5 text search, paging.",
+)
+
 # Each area adds its specs here, one line each.
 ALL: tuple[MethodSpec, ...] = (
     CHAT,
@@ -114,6 +122,7 @@ ALL: tuple[MethodSpec, ...] = (
     INDEX_QUERY,
     INDEX_DROP,
     INDEX_LIST,
+    LOGS_QUERY,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

@@ -68,6 +68,31 @@ class AnalyticsSettings(SettingsModel):
     semantic_cache: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
 
 
+class StoreSettings(SettingsModel):
+    """The durable SQLite store (docs/store.md)."""
+
+    enabled: bool = True
+    path: str | None = Field(
+        default=None, description="Default: the user data dir's dspex/dspex.db."
+    )
+    log_requests: bool = Field(
+        default=True, description="Log every exchange (DSPEX_NO_LOG=1 or --no-log: off)."
+    )
+    synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description="normal: committed rows survive a crash of the daemon (kill -9); "
+        "full: also a power loss or OS crash, at an fsync per commit.",
+    )
+    flush_max_rows: int = Field(default=256, gt=0, le=100_000)
+    flush_interval_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1000.0,
+        description="How long the writer waits for more rows before a commit (0: commit "
+        "as soon as the queue is empty; rows queued during a commit share the next one).",
+    )
+
+
 class Settings(SettingsModel):
     default_provider: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
@@ -78,6 +103,7 @@ class Settings(SettingsModel):
     )
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     def provider(self, name: str) -> ProviderSettings:
         spec = PROVIDER_BY_NAME[name]
@@ -166,6 +192,13 @@ def env_layer(
         layer["logLevel"] = environ["DSPEX_LOG_LEVEL"].lower()
     if environ.get("DSPEX_HTTP_TRANSPORT"):
         layer["httpTransport"] = environ["DSPEX_HTTP_TRANSPORT"].lower()
+    store: dict[str, Any] = {}
+    if environ.get("DSPEX_NO_LOG", "").strip().lower() not in ("", "0", "false", "no"):
+        store["logRequests"] = False
+    if environ.get("DSPEX_STORE_PATH"):
+        store["path"] = environ["DSPEX_STORE_PATH"]
+    if store:
+        layer["store"] = store
     if environ.get("DSPEX_ANALYTICS_BACKEND"):
         layer["analytics"] = {"backend": environ["DSPEX_ANALYTICS_BACKEND"].lower()}
     return layer
@@ -204,6 +237,7 @@ class ConfigStore:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = dict(os.environ if environ is None else environ)
+        self.environ: Mapping[str, str] = self._environ
         self._layers: dict[LayerName, Layer] = {}
         self.problems: list[str] = []
         self.settings = Settings()

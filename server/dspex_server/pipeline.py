@@ -6,10 +6,11 @@ Retries, circuit breaking, context fitting and cost hook in here, once, for ever
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from dspex_protocol import (
     ChatChunk,
@@ -28,7 +29,9 @@ from .errors import DspexError
 from .providers.base import EmbedRequest, ProviderRequest, ProviderResponse, StreamAccumulator
 from .providers.registry import AdapterRegistry
 from .providers.table import FALLBACK_PROVIDER, PROVIDERS
-from .telemetry import EventBus, RequestEvent
+from .telemetry import EventBus, Exchange, ExchangeSink, Operation, RequestEvent
+
+log = logging.getLogger(__name__)
 
 ChunkSink = Callable[[ChatChunk], None]
 # (params, provider, model) → (provider, model, notice) to send the request elsewhere
@@ -53,6 +56,9 @@ class Pipeline:
         self.events = events
         self.router: Router | None = None
         self.chat_cache: ChatCache | None = None
+        # The durable log (store): awaited before the answer is returned, so that an
+        # answered request is on disk. None: nothing recorded.
+        self.exchanges: ExchangeSink | None = None
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
@@ -89,6 +95,46 @@ class Pipeline:
         return provider, model, notices
 
     async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
+        if self.exchanges is None:
+            return await self._chat(params, on_chunk)
+        params = _with_correlation_id(params)
+        return await self._recorded("chat", params, self._chat(params, on_chunk))
+
+    async def embed(self, params: EmbedParams) -> EmbedResult:
+        if self.exchanges is None:
+            return await self._embed(params)
+        params = _with_correlation_id(params)
+        return await self._recorded("embed", params, self._embed(params))
+
+    async def _recorded(self, operation: Operation, params: Any, work: Awaitable[R]) -> R:
+        """Run `work`; hand its exchange (success or error) to the log before answering."""
+        assert self.exchanges is not None
+        at, started = time.time(), time.perf_counter()
+        exchange = Exchange(operation, params.correlation_id, at, 0.0, params)
+        try:
+            result = await work
+        except DspexError as exc:
+            exchange.error_kind, exchange.error_message = exc.kind, exc.message
+            exchange.provider, exchange.model = exc.provider, exc.model
+            raise
+        except asyncio.CancelledError:
+            exchange.error_kind = ErrorKind.CANCELLED
+            exchange.error_message = "cancelled by the client"
+            raise
+        except Exception as exc:
+            exchange.error_kind = ErrorKind.INTERNAL_ERROR
+            exchange.error_message = f"internal error ({type(exc).__name__})"
+            raise
+        else:
+            exchange.result = result
+            exchange.provider = getattr(result, "provider", None)
+            exchange.model = getattr(result, "model", None)
+            return result
+        finally:
+            exchange.latency_ms = (time.perf_counter() - started) * 1000
+            await _record(self.exchanges, exchange)
+
+    async def _chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         try:
             provider, model, notices = self.resolve(params)
@@ -260,7 +306,7 @@ class Pipeline:
             )
         return provider, model
 
-    async def embed(self, params: EmbedParams) -> EmbedResult:
+    async def _embed(self, params: EmbedParams) -> EmbedResult:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         try:
             provider, model = self.resolve_embedder(params)
@@ -335,6 +381,32 @@ class Pipeline:
             correlation_id=correlation_id,
             latency_ms=round(latency_ms, 3),
         )
+
+
+P = TypeVar("P", ChatParams, EmbedParams)
+R = TypeVar("R")
+
+
+def _with_correlation_id(params: P) -> P:
+    if params.correlation_id:
+        return params
+    return params.model_copy(update={"correlation_id": uuid.uuid4().hex})
+
+
+async def _record(sink: ExchangeSink, exchange: Exchange) -> None:
+    """Log the exchange; a cancelled request is logged without waiting for the commit
+    (its task is being cancelled), and a failing log never fails the request."""
+    if exchange.error_kind is ErrorKind.CANCELLED:
+        asyncio.get_running_loop().create_task(_quietly(sink, exchange))
+        return
+    await _quietly(sink, exchange)
+
+
+async def _quietly(sink: ExchangeSink, exchange: Exchange) -> None:
+    try:
+        await sink(exchange)
+    except Exception as exc:
+        log.error("the exchange was not logged: %s", type(exc).__name__)
 
 
 def _check_embeddings(embeddings: list[list[float]], expected: int) -> int:

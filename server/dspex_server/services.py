@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .stats import Stats
+from .store import Store
 from .telemetry import EventBus
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ class Services:
         self.registry = AdapterRegistry(self.config)
         self.pipeline = Pipeline(self.config, self.registry, self.events)
         self.analytics = Analytics(self.config, self.pipeline, self.events)
+        self.store = Store(self.config, self.secrets, self.config.environ)
+        self.pipeline.exchanges = self.store.record
 
     @cached_property
     def predictor(self) -> Predictor:
@@ -72,4 +76,5 @@ class Services:
 
     async def aclose(self) -> None:
         self.analytics.close()
+        await asyncio.to_thread(self.store.close)
         await self.registry.aclose()
