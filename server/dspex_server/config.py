@@ -222,14 +222,27 @@ def read_toml_layer(path: Path) -> dict[str, Any]:
         raise DspexError(ErrorKind.INVALID_CONFIG, f"config file {path}: {exc}") from None
 
 
+def _keys_layer(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """(label, layer) of the keys kept by `dspex keys`; an unreadable file is a problem
+    recorded like a bad config file, never a crash."""
+    from .store.keys import KeysError, keys_file, keys_layer
+
+    path = keys_file(environ)
+    try:
+        return f"keys:{path}", keys_layer(environ)
+    except KeysError as exc:
+        raise DspexError(ErrorKind.INVALID_CONFIG, str(exc)) from None
+
+
 @dataclass
 class Layer:
     name: str
     data: dict[str, Any]
 
 
-LayerName = Literal["env", "file", "initializationOptions", "workspace"]
-_ORDER: tuple[LayerName, ...] = ("env", "file", "initializationOptions", "workspace")
+LayerName = Literal["keys", "env", "file", "initializationOptions", "workspace"]
+# `keys` (kept by `dspex keys`) is below the environment: an exported key wins.
+_ORDER: tuple[LayerName, ...] = ("keys", "env", "file", "initializationOptions", "workspace")
 
 
 class ConfigStore:
@@ -241,6 +254,12 @@ class ConfigStore:
         self._layers: dict[LayerName, Layer] = {}
         self.problems: list[str] = []
         self.settings = Settings()
+        try:
+            label, keys = _keys_layer(self._environ)
+            if keys["providers"]:  # listed in `sources` only when it holds a key
+                self._set_quietly("keys", label, keys)
+        except DspexError as exc:
+            self._record(exc)
         self._set_quietly("env", "environment", env_layer(self._environ))
         path = config_file_path(self._environ)
         try:

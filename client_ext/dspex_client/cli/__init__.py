@@ -8,9 +8,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import analytics, chat, completion, embed, info, logs, predict, serve
+from . import analytics, chat, completion, embed, info, keys, logs, predict, serve
 
-COMMANDS = (chat, embed, info, predict, serve, analytics, logs, completion)
+COMMANDS = (chat, embed, info, predict, serve, analytics, logs, keys, completion)
 
 
 def build_parser() -> argparse.ArgumentParser:
