@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from dspex_protocol import analytics as an
+from dspex_protocol import collections as co
 from dspex_protocol import logs as lg
 from dspex_protocol import methods as m
 
@@ -52,3 +53,9 @@ class MethodsMixin:
 
     async def logs_query(self, **params: Any) -> lg.LogsQueryResult:
         return await self.invoke(m.LOGS_QUERY, params, lg.LogsQueryResult)
+
+    async def index_save(self, **params: Any) -> co.IndexSaveResult:
+        return await self.invoke(m.INDEX_SAVE, params, co.IndexSaveResult)
+
+    async def index_forget(self, **params: Any) -> co.IndexForgetResult:
+        return await self.invoke(m.INDEX_FORGET, params, co.IndexForgetResult)

@@ -38,6 +38,12 @@ from .chat import (
     ToolDefinition,
     Usage,
 )
+from .collections import (
+    IndexForgetParams,
+    IndexForgetResult,
+    IndexSaveParams,
+    IndexSaveResult,
+)
 from .embed import EmbedParams, EmbedResult, EmbedUsage
 from .errors import (
     ERROR_CODES,
@@ -98,10 +104,14 @@ __all__ = [
     "IndexAddResult",
     "IndexDropParams",
     "IndexDropResult",
+    "IndexForgetParams",
+    "IndexForgetResult",
     "IndexListParams",
     "IndexListResult",
     "IndexQueryParams",
     "IndexQueryResult",
+    "IndexSaveParams",
+    "IndexSaveResult",
     "InvalidParamsData",
     "LogEntry",
     "LogsQueryParams",

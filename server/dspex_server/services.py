@@ -16,6 +16,7 @@ from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .stats import Stats
 from .store import Store
+from .store.indexes import SavedIndexes
 from .telemetry import EventBus
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class Services:
         self.analytics = Analytics(self.config, self.pipeline, self.events)
         self.store = Store(self.config, self.secrets, self.config.environ)
         self.pipeline.exchanges = self.store.record
+        self.saved_indexes = SavedIndexes(self.store, self.analytics)
+        self.analytics.index_loader = self.saved_indexes.ensure_loaded
 
     @cached_property
     def predictor(self) -> Predictor:

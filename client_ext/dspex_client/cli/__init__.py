@@ -8,9 +8,20 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import analytics, chat, completion, embed, info, keys, logs, predict, serve
+from . import (
+    analytics,
+    chat,
+    collections,
+    completion,
+    embed,
+    info,
+    keys,
+    logs,
+    predict,
+    serve,
+)
 
-COMMANDS = (chat, embed, info, predict, serve, analytics, logs, keys, completion)
+COMMANDS = (chat, embed, info, predict, serve, analytics, logs, keys, collections, completion)
 
 
 def build_parser() -> argparse.ArgumentParser:

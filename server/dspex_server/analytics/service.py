@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,6 +42,7 @@ class Analytics:
         events.subscribe(self.store.on_event)
         self.health = HealthMonitor(config, self.store)
         self.indexes = IndexStore()
+        self.index_loader: Callable[[], Awaitable[None]] | None = None
         self.cache = SemanticCache(lambda: self.settings.semantic_cache, pipeline, self.run)
         pipeline.router = self.health.route
         pipeline.chat_cache = self.cache
@@ -226,7 +227,13 @@ class Analytics:
             backend=backend,
         )
 
+    async def indexes_ready(self) -> None:
+        """Saved collections (the store) are loaded before the first index operation."""
+        if self.index_loader is not None:
+            await self.index_loader()
+
     async def index_add(self, params: an.IndexAddParams) -> an.IndexAddResult:
+        await self.indexes_ready()
         vectors, _, _ = await self._vectors(
             params.texts, params.vectors, params.provider, params.model
         )
@@ -263,6 +270,7 @@ class Analytics:
         return await self.run(compute)
 
     async def index_query(self, params: an.IndexQueryParams) -> an.IndexQueryResult:
+        await self.indexes_ready()
         index = self.indexes.get(params.name)
         vectors, _, _ = await self._vectors(
             params.texts, params.vectors, params.provider, params.model
@@ -281,6 +289,8 @@ class Analytics:
         return await self.run(compute)
 
     async def index_drop(self, params: an.IndexDropParams) -> an.IndexDropResult:
+        await self.indexes_ready()
+
         def compute() -> bool:
             with self.indexes.lock:
                 return self.indexes.drop(params.name)

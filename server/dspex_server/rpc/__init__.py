@@ -9,9 +9,9 @@ from ..app import DspexServer
 from ..logs import setup_logging
 from ..providers.table import PROVIDERS
 from ..services import Services
-from . import analytics, core, logs, predict
+from . import analytics, core, predict, store
 
-REGISTRARS = (core.register, predict.register, analytics.register, logs.register)
+REGISTRARS = (core.register, predict.register, analytics.register, store.register)
 
 
 def build_server(services: Services | None = None) -> tuple[DspexServer, Services]:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from ..config import ConfigStore, StoreSettings
 from ..telemetry import Exchange
+from .collections import Collection, delete_collection, load_collections, save_collection
 from .logs import insert_exchange, query_logs
 from .writer import Writer, connect
 
@@ -105,6 +106,19 @@ class Store:
 
     async def query_logs(self, params: Any) -> Any:
         return await self.read(lambda conn: query_logs(conn, params, self.logging))
+
+    # -- collections --------------------------------------------------------------------
+
+    async def save_collection(self, collection: Collection) -> None:
+        await self.write(lambda conn: save_collection(conn, collection))
+
+    async def forget_collection(self, name: str) -> bool:
+        return await self.write(lambda conn: delete_collection(conn, name))
+
+    async def load_collections(self) -> list[Collection]:
+        if not self.enabled:
+            return []
+        return await self.read(load_collections)
 
     def close(self) -> None:
         if self._writer is not None:
