@@ -231,7 +231,21 @@ async def test_repair_loop_accounting_on_the_openai_fake(
     assert result["usage"]["promptTokens"] == 350
     assert result["usage"]["completionTokens"] == 31
     assert result["usage"]["totalTokens"] == 381
-    assert result["cost"] is None  # no pricing on this branch: null, never a guess
+    # Priced by the pipeline (genai-prices), summed over the three attempts.
+    from genai_prices import Usage as PriceUsage
+    from genai_prices import calc_price
+
+    expected = sum(
+        float(
+            calc_price(
+                PriceUsage(input_tokens=p, output_tokens=c),
+                "gpt-4o-mini-2024-07-18",
+                provider_id="openai",
+            ).total_price
+        )
+        for p, c in ((100, 5), (120, 6), (130, 20))
+    )
+    assert result["cost"] == pytest.approx(expected)
     assert len(fake_openai.requests) == 3
     third = last_body(fake_openai)["messages"]
     assert third[-2]["role"] == "assistant"

@@ -9,9 +9,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from dspex_protocol import analytics as an
+from dspex_protocol import catalog as cat
 from dspex_protocol import collections as co
+from dspex_protocol import cost as cs
 from dspex_protocol import logs as lg
 from dspex_protocol import methods as m
+from dspex_protocol import sessions as se
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -50,6 +53,53 @@ class MethodsMixin:
 
     async def index_list(self) -> an.IndexListResult:
         return await self.invoke(m.INDEX_LIST, {}, an.IndexListResult)
+
+    # -- sessions -----------------------------------------------------------------------
+
+    async def session_start(self, **params: Any) -> se.SessionStartResult:
+        return await self.invoke(m.SESSION_START, params, se.SessionStartResult)
+
+    async def session_chat(
+        self, session_id: str, content: str | None = None, **params: Any
+    ) -> se.SessionChatResult:
+        params = {"session_id": session_id, "content": content, **params}
+        return await self.invoke(m.SESSION_CHAT, params, se.SessionChatResult)
+
+    async def session_history(
+        self,
+        session_id: str,
+        limit: int | None = None,
+    ) -> se.SessionHistoryResult:
+        params = {"session_id": session_id, "limit": limit}
+        return await self.invoke(m.SESSION_HISTORY, params, se.SessionHistoryResult)
+
+    async def session_list(self) -> se.SessionListResult:
+        return await self.invoke(m.SESSION_LIST, {}, se.SessionListResult)
+
+    async def session_end(self, session_id: str, export: bool = False) -> se.SessionEndResult:
+        params = {"session_id": session_id, "export": export}
+        return await self.invoke(m.SESSION_END, params, se.SessionEndResult)
+
+    async def session_export(self, session_id: str | None = None) -> se.SessionExport:
+        return await self.invoke(m.SESSION_EXPORT, {"session_id": session_id}, se.SessionExport)
+
+    async def session_import(
+        self, data: se.SessionExport | Mapping[str, Any], on_conflict: str = "error"
+    ) -> se.SessionImportResult:
+        wire = data.to_wire() if isinstance(data, se.SessionExport) else dict(data)
+        params = {"data": wire, "on_conflict": on_conflict}
+        return await self.invoke(m.SESSION_IMPORT, params, se.SessionImportResult)
+
+    # -- models and cost ----------------------------------------------------------------
+
+    async def models(self, **params: Any) -> cat.ModelsListResult:
+        return await self.invoke(m.MODELS_LIST, params, cat.ModelsListResult)
+
+    async def recommend(self, **params: Any) -> cat.ModelsRecommendResult:
+        return await self.invoke(m.MODELS_RECOMMEND, params, cat.ModelsRecommendResult)
+
+    async def cost(self, **params: Any) -> cs.CostResult:
+        return await self.invoke(m.COST, params, cs.CostResult)
 
     async def logs_query(self, **params: Any) -> lg.LogsQueryResult:
         return await self.invoke(m.LOGS_QUERY, params, lg.LogsQueryResult)

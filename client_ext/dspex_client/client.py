@@ -59,9 +59,17 @@ class ChatStream:
     """Deltas of a streamed chat as an async iterator; `await result()` for the final
     ChatResult. Leaving the iteration early (or cancelling) cancels the request."""
 
-    def __init__(self, client: DspexClient, params: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        client: DspexClient,
+        params: dict[str, Any],
+        method: str = "dspex/chat",
+        result_type: type[ChatResult] = ChatResult,
+    ) -> None:
         self._client = client
         self._params = params
+        self._method = method
+        self._result_type = result_type
         self._task: asyncio.Task[Any] | None = None
         self._result: ChatResult | None = None
 
@@ -70,7 +78,7 @@ class ChatStream:
         token = f"dspex-chat-{conn.new_id()}"
         queue = conn.progress_queue(token)
         self._task = asyncio.get_running_loop().create_task(
-            conn.request("dspex/chat", {**self._params, "partialResultToken": token})
+            conn.request(self._method, {**self._params, "partialResultToken": token})
         )
         try:
             while True:
@@ -90,7 +98,7 @@ class ChatStream:
                 item = queue.get_nowait()
                 if not isinstance(item, Exception):
                     yield ChatChunk.model_validate(item)
-            self._result = ChatResult.model_validate(await self._task)
+            self._result = self._result_type.model_validate(await self._task)
         finally:
             conn.drop_progress(token)
             if self._task is not None and not self._task.done():
@@ -246,6 +254,17 @@ class DspexClient(MethodsMixin):
     def chat_stream(self, prompt: str | None = None, **kwargs: Any) -> ChatStream:
         """`async for chunk in client.chat_stream("hi"): ...` then `await stream.result()`."""
         return ChatStream(self, self._chat_params(prompt, kwargs))
+
+    def session_chat_stream(
+        self, session_id: str, content: str | None = None, **kwargs: Any
+    ) -> ChatStream:
+        """Like chat_stream, for a turn of a session; the result is a SessionChatResult."""
+        from dspex_protocol.sessions import SessionChatParams, SessionChatResult
+
+        params = SessionChatParams.model_validate(
+            {"session_id": session_id, "content": content, **kwargs}
+        ).to_wire()
+        return ChatStream(self, params, "dspex/session/chat", SessionChatResult)
 
     async def embed(self, inputs: Sequence[str], **kwargs: Any) -> EmbedResult:
         return await self.call(

@@ -20,6 +20,9 @@ class WireModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=False,
+        # Validators are built on first use, not at import: the daemon must answer
+        # `initialize` fast and most methods are never called in a given session.
+        defer_build=True,
     )
 
     def to_wire(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, JsonValue, model_validator
 
 from ._base import WireModel
+from .cost import Cost, Truncation
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "interrupted", "error"]
@@ -117,6 +118,11 @@ class ChatParams(WireModel):
     session_id: str | None = None
     partial_result_token: int | str | None = None
     work_done_token: int | str | None = None
+    context_strategy: Literal["truncate", "none"] | None = Field(
+        default=None,
+        description="When the messages overflow the model's context window: `truncate` drops "
+        "the oldest turns (system messages kept), `none` fails with invalid_messages.",
+    )
 
 
 class Usage(WireModel):
@@ -153,6 +159,17 @@ class ChatResult(WireModel):
         default=None,
         description="For an interrupted stream: the ErrorData of what broke it.",
     )
+    cost: Cost | None = Field(
+        default=None, description="null when the price is unknown: see costUnavailableReason."
+    )
+    cost_unavailable_reason: str | None = None
+    truncation: Truncation | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = super().to_wire()
+        if self.cost is None and self.cost_unavailable_reason is not None:
+            wire["cost"] = None  # an explicit null: unknown, never 0
+        return wire
 
 
 class ToolCallDelta(WireModel):

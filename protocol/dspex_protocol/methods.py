@@ -8,10 +8,33 @@ from . import analytics as an
 from . import collections as co
 from . import logs as lg
 from ._base import WireModel
+from .catalog import (
+    ModelsListParams,
+    ModelsListResult,
+    ModelsRecommendParams,
+    ModelsRecommendResult,
+)
 from .chat import ChatChunk, ChatParams, ChatResult
+from .cost import CostParams, CostResult
 from .embed import EmbedParams, EmbedResult
 from .predict import PredictParams, PredictResult
 from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
+from .sessions import (
+    SessionChatParams,
+    SessionChatResult,
+    SessionEndParams,
+    SessionEndResult,
+    SessionExport,
+    SessionExportParams,
+    SessionHistoryParams,
+    SessionHistoryResult,
+    SessionImportParams,
+    SessionImportResult,
+    SessionListParams,
+    SessionListResult,
+    SessionStartParams,
+    SessionStartResult,
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,69 @@ CONFIG = MethodSpec(
     "The effective configuration with every secret redacted.",
 )
 
+SESSION_START = MethodSpec(
+    "dspex/session/start",
+    SessionStartParams,
+    SessionStartResult,
+    "Start a conversation session: provider, model, system prompt and request options.",
+)
+SESSION_CHAT = MethodSpec(
+    "dspex/session/chat",
+    SessionChatParams,
+    SessionChatResult,
+    "One turn of a session: the user's content (and/or tool results) is appended, the history "
+    "sent, the answer appended. Streams like dspex/chat; turns of one session never interleave.",
+    partial_result=ChatChunk,
+)
+SESSION_HISTORY = MethodSpec(
+    "dspex/session/history",
+    SessionHistoryParams,
+    SessionHistoryResult,
+    "A session's messages with timestamps, the newest `limit` of them.",
+)
+SESSION_LIST = MethodSpec(
+    "dspex/session/list",
+    SessionListParams,
+    SessionListResult,
+    "Every live session with its usage, cost and stats.",
+)
+SESSION_END = MethodSpec(
+    "dspex/session/end",
+    SessionEndParams,
+    SessionEndResult,
+    "End a session (optionally returning its export).",
+)
+SESSION_EXPORT = MethodSpec(
+    "dspex/session/export",
+    SessionExportParams,
+    SessionExport,
+    "One or every session as JSON, secrets stripped; dspex/session/import takes it back.",
+)
+SESSION_IMPORT = MethodSpec(
+    "dspex/session/import",
+    SessionImportParams,
+    SessionImportResult,
+    "Restore sessions from an export.",
+)
+MODELS_LIST = MethodSpec(
+    "dspex/models/list",
+    ModelsListParams,
+    ModelsListResult,
+    "The model catalog (context window, max output, pricing, capabilities), optionally merged "
+    "with the providers' live model lists.",
+)
+MODELS_RECOMMEND = MethodSpec(
+    "dspex/models/recommend",
+    ModelsRecommendParams,
+    ModelsRecommendResult,
+    "Models that have the required features, context and price, ranked, with reasons.",
+)
+COST = MethodSpec(
+    "dspex/cost",
+    CostParams,
+    CostResult,
+    "Spending per provider, model and session, and the budgets in force.",
+)
 ANALYTICS_PERFORMANCE = MethodSpec(
     "dspex/analytics/performance",
     an.PerformanceParams,
@@ -127,6 +213,16 @@ ALL: tuple[MethodSpec, ...] = (
     EMBED,
     PROVIDERS,
     CONFIG,
+    SESSION_START,
+    SESSION_CHAT,
+    SESSION_HISTORY,
+    SESSION_LIST,
+    SESSION_END,
+    SESSION_EXPORT,
+    SESSION_IMPORT,
+    MODELS_LIST,
+    MODELS_RECOMMEND,
+    COST,
     PREDICT,
     ANALYTICS_PERFORMANCE,
     ANALYTICS_COMPARE,

@@ -22,6 +22,7 @@ from dspex_protocol import ErrorKind
 from .errors import DspexError
 from .providers.settings import ProviderSettings, SettingsModel
 from .providers.table import FALLBACK_PROVIDER, PROVIDER_BY_NAME, PROVIDERS, ProviderSpec
+from .sessions.settings import BudgetSettings, CatalogSettings, ContextSettings, SessionSettings
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,10 @@ class Settings(SettingsModel):
         "httpx's own pool degrades under load (see bench/).",
     )
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
 

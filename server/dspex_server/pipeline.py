@@ -24,6 +24,7 @@ from dspex_protocol import (
     Usage,
 )
 
+from .accounting import Accounting, ChatPlan
 from .config import ConfigStore
 from .errors import DspexError
 from .providers.base import EmbedRequest, ProviderRequest, ProviderResponse, StreamAccumulator
@@ -50,10 +51,18 @@ class ChatCache(Protocol):
 
 
 class Pipeline:
-    def __init__(self, config: ConfigStore, registry: AdapterRegistry, events: EventBus) -> None:
+    def __init__(
+        self,
+        config: ConfigStore,
+        registry: AdapterRegistry,
+        events: EventBus,
+        accounting: Accounting | None = None,
+    ) -> None:
         self.config = config
         self.registry = registry
         self.events = events
+        # Context fitting, budgets and cost (accounting.py); a pass-through by default.
+        self.accounting = accounting or Accounting()
         self.router: Router | None = None
         self.chat_cache: ChatCache | None = None
         # The durable log (store): awaited before the answer is returned, so that an
@@ -148,9 +157,10 @@ class Pipeline:
             )
             if cached is not None:
                 return cached
+        plan = await self._plan(params, provider, model, correlation_id, notices)
         request = ProviderRequest(
             model=model,
-            messages=params.messages,
+            messages=plan.messages,
             temperature=params.temperature,
             max_tokens=params.max_tokens,
             top_p=params.top_p,
@@ -227,6 +237,9 @@ class Pipeline:
         # An interrupted stream returns the partial answer, but the request failed.
         kind = None if error is None else ErrorKind(str(error["kind"]))
         latency_ms = stop(kind, response.usage, chunks)
+        cost, no_cost = await self.accounting.after(
+            plan, provider, model, response.model, response.usage, params.session_id
+        )
         result = ChatResult(
             choices=[
                 Choice(index=0, message=response.message, finish_reason=response.finish_reason)
@@ -238,10 +251,25 @@ class Pipeline:
             latency_ms=round(latency_ms, 3),
             notices=notices or None,
             error=error,
+            cost=cost,
+            cost_unavailable_reason=no_cost,
+            truncation=plan.truncation,
         )
         if cache_key is not None and self.chat_cache is not None:
             self.chat_cache.store(cache_key, result)
         return result
+
+    async def _plan(
+        self, params: ChatParams, provider: str, model: str, correlation_id: str, notices: list[str]
+    ) -> ChatPlan:
+        """Context fitting and the budget check (accounting.py), before anything is sent."""
+        try:
+            plan = await self.accounting.before(params, provider, model, correlation_id)
+        except DspexError as exc:
+            exc.correlation_id = correlation_id
+            raise
+        notices += plan.notices
+        return plan
 
     async def _stream(
         self, adapter: object, request: ProviderRequest, correlation_id: str, on_chunk: ChunkSink

@@ -7,10 +7,22 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from dspex_protocol import ConfigResult, ProviderInfo, ProvidersResult
+from dspex_protocol import (
+    Budgets,
+    ConfigResult,
+    CostParams,
+    CostResult,
+    CostTotal,
+    ProviderInfo,
+    ProvidersResult,
+)
 
+from .accounting import CostAndContext
 from .analytics import Analytics
+from .catalog import provider_capabilities
+from .catalog.service import ModelCatalog
 from .config import ConfigStore
+from .cost import CostLedger, PriceBook
 from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
@@ -30,7 +42,17 @@ class Services:
         self.stats = Stats()
         self.events.subscribe(self.stats.on_event)
         self.registry = AdapterRegistry(self.config)
-        self.pipeline = Pipeline(self.config, self.registry, self.events)
+        # Sessions, context windows, cost and the catalog (issue 5).
+        self.prices = PriceBook()
+        self.ledger = CostLedger()
+        self.catalog = ModelCatalog(self.config, self.registry, self.prices)
+        self.accounting = CostAndContext(self.config, self.catalog, self.prices, self.ledger)
+        self.events.subscribe(self.accounting.on_event)
+        self.pipeline = Pipeline(self.config, self.registry, self.events, self.accounting)
+        from .sessions.service import SessionService
+
+        self.sessions = SessionService(self.config, self.pipeline, self.ledger, self.secrets)
+        self.accounting.session_budget = self.sessions.budget
         self.analytics = Analytics(self.config, self.pipeline, self.events)
         self.store = Store(self.config, self.secrets, self.config.environ)
         self.pipeline.exchanges = self.store.record
@@ -65,7 +87,7 @@ class Services:
                     default_embedding_model=ps.default_embedding_model
                     or spec.default_embedding_model,
                     base_url=ps.base_url or spec.default_base_url,
-                    capabilities=sorted(spec.capabilities),
+                    capabilities=sorted(provider_capabilities(spec.name)),
                 )
             )
         default, _ = self.config.default_provider()
@@ -77,7 +99,28 @@ class Services:
             config["problems"] = list(self.config.problems)
         return ConfigResult(config=config, sources=self.config.sources())
 
+    def cost_result(self, params: CostParams) -> CostResult:
+        ledger = self.ledger
+        budgets = self.config.settings.budgets
+        by_session = dict(ledger.by_session)
+        if params.session_id is not None:
+            by_session = {params.session_id: by_session.get(params.session_id, CostTotal())}
+        return CostResult(
+            total=ledger.total,
+            by_provider=ledger.by_provider,
+            by_model=list(ledger.by_model.values()),
+            by_session=by_session,
+            budgets=Budgets(
+                daemon_usd=budgets.daemon_usd,
+                session_usd=budgets.session_usd,
+                daemon_remaining_usd=None
+                if budgets.daemon_usd is None
+                else max(budgets.daemon_usd - ledger.total.total, 0.0),
+            ),
+        )
+
     async def aclose(self) -> None:
+        await self.sessions.aclose()
         self.analytics.close()
         await asyncio.to_thread(self.store.close)
         await self.registry.aclose()

@@ -19,9 +19,22 @@ from . import (
     logs,
     predict,
     serve,
+    sessions,
 )
 
-COMMANDS = (chat, embed, info, predict, serve, analytics, logs, keys, collections, completion)
+COMMANDS = (
+    chat,
+    embed,
+    info,
+    predict,
+    serve,
+    analytics,
+    completion,
+    sessions,
+    logs,
+    keys,
+    collections,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

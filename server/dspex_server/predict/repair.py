@@ -136,8 +136,9 @@ class Accounting:
             u.reasoning_tokens = (u.reasoning_tokens or 0) + r.reasoning_tokens
         # Cost is reported by the pipeline once pricing is known; summed when present.
         cost = getattr(result, "cost", None)
-        if isinstance(cost, int | float):
-            self.cost = (self.cost or 0.0) + float(cost)
+        total = getattr(cost, "total", cost)  # ChatResult.cost is {input, output, total}
+        if isinstance(total, int | float):
+            self.cost = (self.cost or 0.0) + float(total)
 
     def details(self) -> dict[str, Any]:
         out: dict[str, Any] = {"attempts": self.attempts, "usage": self.usage.to_wire()}

@@ -9,9 +9,15 @@ from ..app import DspexServer
 from ..logs import setup_logging
 from ..providers.table import PROVIDERS
 from ..services import Services
-from . import analytics, core, predict, store
+from . import analytics, core, predict, sessions, store
 
-REGISTRARS = (core.register, predict.register, analytics.register, store.register)
+REGISTRARS = (
+    core.register,
+    predict.register,
+    analytics.register,
+    sessions.register,
+    store.register,
+)
 
 
 def build_server(services: Services | None = None) -> tuple[DspexServer, Services]:
