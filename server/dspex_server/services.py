@@ -56,6 +56,7 @@ class Services:
         self.analytics = Analytics(self.config, self.pipeline, self.events)
         self.store = Store(self.config, self.secrets, self.config.environ)
         self.pipeline.exchanges = self.store.record
+        self.sessions.persistence = self.store
         self.saved_indexes = SavedIndexes(self.store, self.analytics)
         self.analytics.index_loader = self.saved_indexes.ensure_loaded
 

@@ -74,7 +74,7 @@ def insert_exchange(conn: sqlite3.Connection, exchange: Exchange, secrets: Seque
     response, answer = _response(exchange)
     usage = getattr(exchange.result, "usage", None)
     cost = getattr(exchange.result, "cost", None)
-    cost_usd = cost if isinstance(cost, int | float) else getattr(cost, "total_usd", None)
+    cost_usd = cost if isinstance(cost, int | float) else getattr(cost, "total", None)
     error_kind = exchange.error_kind
     if error_kind is None and response is not None and response.get("error"):
         error_kind_text: str | None = str(response["error"].get("kind"))

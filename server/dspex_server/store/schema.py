@@ -50,6 +50,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (collection, seq)
     );
     """,
+    # 3: sessions (dspex/session/*): each session's SessionData as scrubbed JSON.
+    """
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL DEFAULT 'live',
+        last_active_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX sessions_state ON sessions(state, last_active_at);
+    """,
 )
 
 

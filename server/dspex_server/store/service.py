@@ -18,6 +18,7 @@ from ..config import ConfigStore, StoreSettings
 from ..telemetry import Exchange
 from .collections import Collection, delete_collection, load_collections, save_collection
 from .logs import insert_exchange, query_logs
+from .sessions import SessionRow, load_sessions, save_sessions
 from .writer import Writer, connect
 
 log = logging.getLogger("dspex.store")
@@ -119,6 +120,21 @@ class Store:
         if not self.enabled:
             return []
         return await self.read(load_collections)
+
+    # -- sessions -----------------------------------------------------------------------
+
+    async def save_sessions(
+        self, rows: list[SessionRow], ended: list[str], evicted: list[str]
+    ) -> None:
+        """Upsert changed sessions, delete ended ones; returns after the commit."""
+        if not self.enabled:
+            return
+        await self.write(lambda conn: save_sessions(conn, rows, ended, evicted))
+
+    async def load_sessions(self, limit: int) -> list[str]:
+        if not self.enabled:
+            return []
+        return await self.read(lambda conn: load_sessions(conn, limit))
 
     def close(self) -> None:
         if self._writer is not None:
