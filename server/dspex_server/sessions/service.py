@@ -131,9 +131,10 @@ class SessionService:
             except ValueError:
                 log.error("a stored session is not valid; skipped")
                 continue
+            # Known as stored even when the autosave file had it first: ending it deletes it.
+            self._persisted[data.session_id] = _marker(data)
             if data.session_id not in self.store and len(self.store) < self.settings.max_sessions:
                 self.store.add(data)
-                self._persisted[data.session_id] = _marker(data)
 
     async def _persist(self) -> None:
         """Write the sessions changed since the last write (and forget removed ones) to the
