@@ -59,6 +59,7 @@ class Services:
         self.sessions.persistence = self.store
         self.saved_indexes = SavedIndexes(self.store, self.analytics)
         self.analytics.index_loader = self.saved_indexes.ensure_loaded
+        self.analytics.history = self.store.history_groups
 
     @cached_property
     def predictor(self) -> Predictor:

@@ -11,12 +11,14 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import ConfigStore, StoreSettings
 from ..telemetry import Exchange
 from .collections import Collection, delete_collection, load_collections, save_collection
+from .history import HistoryGroup, latency_groups
 from .logs import insert_exchange, query_logs
 from .sessions import SessionRow, load_sessions, save_sessions
 from .writer import Writer, connect
@@ -135,6 +137,17 @@ class Store:
         if not self.enabled:
             return []
         return await self.read(lambda conn: load_sessions(conn, limit))
+
+    # -- analytics' long-term history ---------------------------------------------------
+
+    async def history_groups(
+        self,
+        keys: list[tuple[str, str | None]] | None,
+        since: datetime | None,
+        until: datetime | None,
+        max_samples: int,
+    ) -> list[HistoryGroup]:
+        return await self.read(lambda conn: latency_groups(conn, keys, since, until, max_samples))
 
     def close(self) -> None:
         if self._writer is not None:
