@@ -81,3 +81,16 @@ async def test_the_event_loop_awaits_commits_without_blocking(tmp_path: Path) ->
     )
     assert sorted(results) == list(range(1, 21))
     writer.close()
+
+
+def test_operations_after_close_fail_instead_of_hanging(tmp_path: Path) -> None:
+    writer = Writer(tmp_path / "w.db")
+    assert writer.submit(insert(1)).result(5) == 1
+    writer.close()
+    with pytest.raises(RuntimeError):
+        writer.submit(insert(2)).result(5)
+    unused = Writer(tmp_path / "never.db")
+    unused.close()
+    with pytest.raises(RuntimeError):
+        unused.ready.result(5)
+    assert not (tmp_path / "never.db").exists()

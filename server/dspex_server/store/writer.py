@@ -61,28 +61,36 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.ready: Future[None] = Future()
+        self.closed = False
         self.batches = 0  # commits made (tests and docs: rows share commits)
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is None:
+            if self._thread is None and not self.closed:
                 self._thread = threading.Thread(target=self._run, name="dspex-store", daemon=True)
                 self._thread.start()
 
     def submit(self, op: Operation) -> Future[Any]:
         """Queue an operation; the future resolves after its transaction committed."""
-        self.start()
         future: Future[Any] = Future()
-        self._queue.put(_Item(op, future))
+        with self._lock:
+            if self.closed:  # never queue behind a stopped thread: the future would hang
+                future.set_exception(RuntimeError("the store is closed"))
+                return future
+            self._queue.put(_Item(op, future))
+        self.start()
         return future
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Commit what is queued, then stop the thread (bounded)."""
         with self._lock:
+            self.closed = True
             thread = self._thread
-        if thread is None:
-            return
-        self._queue.put(_STOP)
+            if thread is None:
+                if not self.ready.done():
+                    self.ready.set_exception(RuntimeError("the store is closed"))
+                return
+            self._queue.put(_STOP)
         thread.join(timeout_s)
 
     # -- the thread ---------------------------------------------------------------------
