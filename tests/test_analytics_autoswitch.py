@@ -92,7 +92,9 @@ async def test_without_auto_switch_the_anomaly_is_reported_but_not_acted_on(
 
 
 async def test_semantic_cache_answers_a_similar_prompt_and_says_so(env: dict[str, str]) -> None:
-    options = {"analytics": {"semanticCache": {"enabled": True, "threshold": 0.95}}}
+    # The cache embeds with dspex/embed's default, the local wordllama model, which is
+    # case-sensitive: 0.78 for the two France prompts below, about 0.03 for the penguins.
+    options = {"analytics": {"semanticCache": {"enabled": True, "threshold": 0.75}}}
     async with start_daemon(env, initialization_options=options) as d:
         first = await d.request("dspex/chat", chat("What is the capital of France?"))
         assert first["choices"][0]["message"]["content"] == "What is the capital of France?"

@@ -132,7 +132,10 @@ async def test_compare_below_min_samples_is_insufficient_data(daemon: Daemon) ->
 async def test_similarity_of_texts_and_vectors(daemon: Daemon) -> None:
     r = await daemon.request(
         "dspex/analytics/similarity",
-        {"texts": ["the cat sat on the mat", "The cat sat on the mat!", "stock prices fell"]},
+        {
+            "texts": ["the cat sat on the mat", "The cat sat on the mat!", "stock prices fell"],
+            "provider": "mock",  # the mock's bag-of-words vectors: 64 dims, case-blind
+        },
     )
     m = np.array(r["matrix"])
     assert m.shape == (3, 3) and r["dimensions"] == 64 and r["threshold"] == 0.7
@@ -157,11 +160,13 @@ async def test_similarity_refuses_unequal_dimensions_clearly(daemon: Daemon) -> 
 async def test_index_add_query_list_drop_with_texts(daemon: Daemon) -> None:
     docs = ["red apples and green pears", "fast cars on the road", "green pears are sweet"]
     added = await daemon.request(
-        "dspex/index/add", {"name": "docs", "texts": docs, "ids": ["fruit", "cars", "pears"]}
+        "dspex/index/add",
+        {"name": "docs", "texts": docs, "ids": ["fruit", "cars", "pears"], "provider": "mock"},
     )
     assert added == {"name": "docs", "added": 3, "size": 3, "dimensions": 64}
     r = await daemon.request(
-        "dspex/index/query", {"name": "docs", "texts": ["sweet green pears"], "k": 2}
+        "dspex/index/query",
+        {"name": "docs", "texts": ["sweet green pears"], "k": 2, "provider": "mock"},
     )
     (hits,) = r["results"]
     assert hits[0]["id"] == "pears" and hits[0]["metadata"] == {"text": docs[2]}

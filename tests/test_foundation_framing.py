@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -140,3 +141,21 @@ async def test_requests_before_initialize_are_served(env: dict[str, str]) -> Non
     finally:
         d.kill()
         await d.process.wait()
+
+
+async def test_stdin_from_dev_null_exits_at_once(env: dict[str, str]) -> None:
+    import sys
+
+    with open("/dev/null", "rb") as devnull:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dspex_server",
+            stdin=devnull,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert out == b""

@@ -300,12 +300,15 @@ async def test_embeddings_use_batch_embed_contents(d: Daemon, fake: FakeGemini) 
     }
 
 
-async def test_embeddings_default_to_gemini_when_it_is_the_only_embedder(
+async def test_embeddings_without_a_provider_stay_local_with_gemini_configured(
     d: Daemon, fake: FakeGemini
 ) -> None:
+    # dspex/embed's default is the in-process `local` embedder (offline, free); a
+    # configured cloud embedder answers only when named (or when wordllama is missing).
+    before = len(fake.requests)
     result = await d.request("dspex/embed", {"inputs": ["x"]})
-    assert result["provider"] == P
-    assert len(result["embeddings"][0]) == FakeGemini.embed_dimensions
+    assert result["provider"] == "local"
+    assert len(fake.requests) == before
 
 
 async def test_embedding_errors_map_like_chat_errors(d: Daemon, fake: FakeGemini) -> None:

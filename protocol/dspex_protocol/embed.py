@@ -34,3 +34,6 @@ class EmbedResult(WireModel):
     usage: EmbedUsage
     correlation_id: str
     latency_ms: float
+    notices: list[str] | None = Field(
+        default=None, description="Things the client should know, e.g. an embedder fallback."
+    )

@@ -29,7 +29,7 @@ from .config import ConfigStore
 from .errors import DspexError
 from .providers.base import EmbedRequest, ProviderRequest, ProviderResponse, StreamAccumulator
 from .providers.registry import AdapterRegistry
-from .providers.table import FALLBACK_PROVIDER, PROVIDERS
+from .providers.table import FALLBACK_PROVIDER, LOCAL_EMBEDDER, PROVIDERS
 from .telemetry import EventBus, Exchange, ExchangeSink, Operation, RequestEvent
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,13 @@ class Pipeline:
                     "(set OPENAI_API_KEY or another provider's key, or pass provider)"
                 )
         spec = self.registry.spec(provider)
+        if "chat" not in spec.capabilities:
+            raise DspexError(
+                ErrorKind.UNSUPPORTED_PROVIDER,
+                f"provider {provider!r} does not chat (it offers: "
+                f"{', '.join(sorted(spec.capabilities))})",
+                provider=provider,
+            )
         if not self.config.configured(provider):
             envs = ", ".join((*spec.key_envs, *spec.base_url_env_names()[:1]))
             raise DspexError(
@@ -301,11 +308,15 @@ class Pipeline:
             await stream.aclose()  # type: ignore[attr-defined]
         return acc.response(adapter.name), None, acc.chunks
 
-    def resolve_embedder(self, params: EmbedParams) -> tuple[str, str]:
-        """The provider and model for `dspex/embed`: the one named, else the first configured
-        provider (in table order) that offers embeddings, else the mock."""
+    def resolve_embedder(self, params: EmbedParams) -> tuple[str, str, list[str]]:
+        """The provider and model for `dspex/embed` (and notices): the one named, else the
+        in-process `local` provider (offline, free), else the first configured provider (in
+        table order) that offers embeddings, else the mock."""
+        notices: list[str] = []
         if params.provider:
             provider = params.provider
+        elif self.config.configured(LOCAL_EMBEDDER):
+            provider = LOCAL_EMBEDDER
         else:
             provider = next(
                 (
@@ -317,11 +328,21 @@ class Pipeline:
                 ),
                 FALLBACK_PROVIDER,
             )
+            notices.append(
+                f"local embeddings are unavailable (wordllama is not installed); "
+                f"answered by {provider!r}"
+            )
         spec = self.registry.spec(provider)
         if not self.config.configured(provider):
+            hint = (
+                f"install {spec.requires_module}"
+                if spec.requires_module
+                else f"set {', '.join((*spec.key_envs, *spec.base_url_env_names()[:1]))} "
+                f"or providers.{provider} in the config"
+            )
             raise DspexError(
                 ErrorKind.PROVIDER_NOT_CONFIGURED,
-                f"provider {provider!r} is not configured",
+                f"provider {provider!r} is not configured ({hint})",
                 provider=provider,
             )
         settings = self.config.settings.provider(provider)
@@ -332,12 +353,12 @@ class Pipeline:
                 f"provider {provider!r} has no embedding model",
                 provider=provider,
             )
-        return provider, model
+        return provider, model, notices
 
     async def _embed(self, params: EmbedParams) -> EmbedResult:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         try:
-            provider, model = self.resolve_embedder(params)
+            provider, model, notices = self.resolve_embedder(params)
         except DspexError as exc:
             exc.correlation_id = correlation_id
             raise
@@ -408,6 +429,7 @@ class Pipeline:
             ),
             correlation_id=correlation_id,
             latency_ms=round(latency_ms, 3),
+            notices=notices or None,
         )
 
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from dspex_protocol import (
     Budgets,
     ConfigResult,
@@ -74,6 +76,11 @@ class Services:
             key = self.config.api_key(spec.name)
             if key:
                 yield key
+            # Other secret settings (AWS secret access key, session token).
+            settings = self.config.settings.provider(spec.name)
+            for value in vars(settings).values():
+                if isinstance(value, SecretStr) and value.get_secret_value():
+                    yield value.get_secret_value()
 
     def providers(self) -> ProvidersResult:
         settings = self.config.settings
@@ -88,7 +95,7 @@ class Services:
                     default_model=ps.default_model or spec.default_model,
                     default_embedding_model=ps.default_embedding_model
                     or spec.default_embedding_model,
-                    base_url=ps.base_url or spec.default_base_url,
+                    base_url=spec.base_url_for(ps),
                     capabilities=sorted(provider_capabilities(spec.name)),
                 )
             )

@@ -195,6 +195,16 @@ class FakeProvider:
         if transport is not None:
             transport.close()
 
+    async def cut_off(
+        self, request: web.Request, response: web.StreamResponse, frames: list[bytes]
+    ) -> web.StreamResponse:
+        """Write some frames of a non-SSE stream (NDJSON, AWS event stream), then drop
+        the connection without finishing."""
+        for data in frames:
+            await response.write(data)
+        self.drop_connection(request)
+        return response
+
     async def sleep(self, seconds: float) -> None:
         if seconds:
             await asyncio.sleep(seconds)

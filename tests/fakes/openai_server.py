@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .base import FakeProvider, Garbage, HttpError, Reply, TruncatedStream, split_text
+from .embeddings import fake_vector
 
 
 def openai_error(
@@ -29,6 +30,7 @@ class FakeOpenAI(FakeProvider):
         return [
             web.post("/v1/chat/completions", self.chat),
             web.get("/v1/models", self.models),
+            web.post("/v1/embeddings", self.embeddings),
         ]
 
     @property
@@ -48,6 +50,31 @@ class FakeOpenAI(FakeProvider):
             for m in self.model_ids
         ]
         return web.json_response({"object": "list", "data": data})
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        """POST /v1/embeddings: deterministic vectors, returned in reverse order (each with
+        its `index`) so that a client that ignores `index` gets them wrong."""
+        body = await self.record(request)
+        if not self._authorised(request):
+            return self.error_response(self.unauthorised())
+        canned = self.canned(self.next_behaviour(Reply()))
+        if canned is not None:
+            return canned
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        dims = int(body.get("dimensions") or 16)
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_vector(text, dims)}
+            for i, text in enumerate(inputs)
+        ]
+        tokens = sum(len(t.split()) for t in inputs)
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data[::-1],
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     def unauthorised(self) -> HttpError:
         return openai_error(

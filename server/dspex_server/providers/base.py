@@ -5,16 +5,21 @@ Adapters know nothing of sessions, retries, breakers or stats; those live in the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from dspex_protocol import (
     AssistantMessage,
     ChatDelta,
     ErrorKind,
     FinishReason,
+    ImagePart,
     Message,
     ResponseFormat,
     ToolCall,
@@ -176,6 +181,73 @@ def parse_tool_arguments(raw: str, provider: str, model: str) -> dict[str, objec
             model=model,
         )
     return value
+
+
+def without_none(values: dict[str, Any]) -> dict[str, Any]:
+    """The entries that are set: optional request fields are left out, not sent as null."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def token_usage(prompt: Any, completion: Any, total: Any = None, cached: Any = None) -> Usage:
+    """Usage from a wire format's token counts (missing counts are 0; total defaults to
+    their sum)."""
+    p, c = int(prompt or 0), int(completion or 0)
+    return Usage(
+        prompt_tokens=p,
+        completion_tokens=c,
+        total_tokens=int(total or p + c),
+        cached_tokens=None if cached is None else int(cached),
+    )
+
+
+def new_tool_call_id() -> str:
+    """An id for a tool call whose wire format sends none (Ollama, older servers)."""
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def tool_call_names(messages: list[Message]) -> dict[str, str]:
+    """Tool-result messages carry only the call id; formats that address results by tool
+    name (Ollama's `tool_name`) look the name up among the assistant's earlier calls."""
+    return {
+        call.id: call.name
+        for message in messages
+        if message.tool_calls
+        for call in message.tool_calls
+    }
+
+
+def inline_image(part: ImagePart, provider: str, model: str) -> tuple[str, str]:
+    """(media type, base64 data) of an image, for formats that take only inline bytes.
+    `data:` URLs are unpacked; a remote URL cannot be sent and is refused."""
+    if part.data is not None:
+        mime, data = part.mime_type or "application/octet-stream", part.data
+    elif part.url is not None and part.url.startswith("data:") and "," in part.url:
+        header, data = part.url[5:].split(",", 1)
+        mime = header.split(";", 1)[0] or "application/octet-stream"
+        if not header.endswith(";base64"):
+            raise DspexError(
+                ErrorKind.INVALID_MESSAGES,
+                "an image data URL must be base64-encoded",
+                provider=provider,
+                model=model,
+            )
+    else:
+        raise DspexError(
+            ErrorKind.INVALID_MESSAGES,
+            f"provider {provider!r} takes images inline only (base64 data or a data: URL)",
+            provider=provider,
+            model=model,
+        )
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise DspexError(
+            ErrorKind.INVALID_MESSAGES,
+            "image data is not valid base64",
+            provider=provider,
+            model=model,
+        ) from None
+    return mime, data
 
 
 class Adapter(ABC):

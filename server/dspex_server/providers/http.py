@@ -146,6 +146,11 @@ class HttpAdapter(Adapter):
         """(retry-after in ms, request id) that a wire format puts in its error body."""
         return None, None
 
+    def header_error_code(self, headers: httpx.Headers) -> str | None:
+        """An error code sent as a header rather than in the body (Bedrock's
+        `x-amzn-ErrorType`); it wins over the body's."""
+        return None
+
     def classify(self, status: int | None, code: str | None) -> tuple[ErrorKind, bool]:
         """Kind and retryability: the body's code where the wire format knows it, else
         the HTTP status (an error inside a 200 stream has none: an API error)."""
@@ -167,6 +172,8 @@ class HttpAdapter(Adapter):
     ) -> DspexError:
         """A DspexError from a wire format's error body (an HTTP error or a stream event)."""
         message, code = self.error_detail(payload)
+        if headers is not None:
+            code = self.header_error_code(headers) or code
         kind, retryable = self.classify(status, code)
         body_retry_ms, body_request_id = self.error_hints(payload)
         text = message or fallback
@@ -215,6 +222,26 @@ class HttpAdapter(Adapter):
                 model=model,
             ) from None
 
+    def url(self, path: str) -> str:
+        """A path under the base URL, or an absolute URL as is (another endpoint host)."""
+        return path if "://" in path else self.base_url + path
+
+    def authorise(
+        self, method: str, url: str, content: bytes, headers: dict[str, str]
+    ) -> dict[str, str]:
+        """The headers to send; formats that sign the exact request (SigV4) override this."""
+        return headers
+
+    def _prepare(
+        self, method: str, path: str, payload: Any, headers: dict[str, str]
+    ) -> tuple[str, bytes, dict[str, str]]:
+        url = self.url(path)
+        content = b""
+        if payload is not None:
+            content = encode_json(payload)
+            headers = {"Content-Type": "application/json", **headers}
+        return url, content, self.authorise(method, url, content, headers)
+
     async def post_json(
         self,
         path: str,
@@ -223,10 +250,11 @@ class HttpAdapter(Adapter):
         headers: dict[str, str],
         timeout_s: float | None,
     ) -> tuple[Any, httpx.Response]:
+        url, content, headers = self._prepare("POST", path, payload, headers)
         with self.transport_errors(model):
             response = await self.client.post(
-                self.base_url + path,
-                json=payload,
+                url,
+                content=content,
                 headers=headers,
                 timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
@@ -236,8 +264,9 @@ class HttpAdapter(Adapter):
         return decode_json(body, self.name, model), response
 
     async def get_json(self, path: str, headers: dict[str, str], model: str = "") -> Any:
+        url, _, headers = self._prepare("GET", path, None, headers)
         with self.transport_errors(model):
-            response = await self.client.get(self.base_url + path, headers=headers)
+            response = await self.client.get(url, headers=headers)
             body = response.content
         if response.status_code >= 400:
             raise self.status_error(response, body, model)
@@ -272,19 +301,27 @@ class HttpAdapter(Adapter):
         (an HTML page from a proxy, a JSON body) is an invalid response, not a network error."""
         from httpx_sse import EventSource
 
-        content_type = response.headers.get("content-type", "")
-        if "text/event-stream" not in content_type:
-            with self.transport_errors(model):
-                body = await response.aread()
-            snippet = body[:120].decode("utf-8", "replace").strip()
-            raise DspexError(
-                ErrorKind.INVALID_RESPONSE,
-                f"expected an event stream, got {content_type or 'no content type'}: {snippet!r}",
-                provider=self.name,
-                model=model,
-            )
+        await self.require_stream_type(response, model, "text/event-stream")
         async for event in EventSource(response).aiter_sse():
             yield event
+
+    async def require_stream_type(
+        self, response: httpx.Response, model: str, *accepted: str
+    ) -> None:
+        """A streaming 200 whose content type is none of `accepted` (an HTML page from a
+        proxy, say) is an invalid response, not a network error."""
+        content_type = response.headers.get("content-type", "")
+        if any(a in content_type for a in accepted):
+            return
+        with self.transport_errors(model):
+            body = await response.aread()
+        snippet = body[:120].decode("utf-8", "replace").strip()
+        raise DspexError(
+            ErrorKind.INVALID_RESPONSE,
+            f"expected {accepted[0]}, got {content_type or 'no content type'}: {snippet!r}",
+            provider=self.name,
+            model=model,
+        )
 
     @contextlib.asynccontextmanager
     async def open_stream(
@@ -297,11 +334,12 @@ class HttpAdapter(Adapter):
         timeout_s: float | None,
     ) -> AsyncIterator[httpx.Response]:
         """An open streaming response with status checked; closed on exit (or cancel)."""
+        url, content, headers = self._prepare(method, path, payload, headers)
         with self.transport_errors(model):
             request = self.client.build_request(
                 method,
-                self.base_url + path,
-                json=payload,
+                url,
+                content=content or None,
                 headers=headers,
                 timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
@@ -336,6 +374,21 @@ class HttpAdapter(Adapter):
 
     def invalid(self, what: str, model: str) -> DspexError:
         return DspexError(ErrorKind.INVALID_RESPONSE, what, provider=self.name, model=model)
+
+
+def encode_json(payload: Any) -> bytes:
+    """The request body's exact bytes (compact, as httpx's `json=` writes them): signed
+    requests must send the bytes that were signed."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+async def aiter_json_lines(
+    response: httpx.Response, provider: str, model: str
+) -> AsyncIterator[Any]:
+    """Newline-delimited JSON (one object per line), blank lines skipped."""
+    async for line in response.aiter_lines():
+        if line.strip():
+            yield decode_json(line.encode(), provider, model, "stream line")
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -22,6 +22,8 @@ from dspex_protocol import (
 
 from ..errors import DspexError
 from .base import (
+    EmbedRequest,
+    EmbedResponse,
     ModelListing,
     ProviderRequest,
     ProviderResponse,
@@ -201,6 +203,31 @@ class OpenAICompatAdapter(HttpAdapter):
             usage=parse_usage(payload.get("usage")) or Usage(),
             model=str(payload.get("model") or model),
             request_id=req_id or _str(payload.get("id")),
+        )
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """POST {base}/embeddings; vectors come back in `data`, each with its `index`."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "input": request.inputs,
+            "encoding_format": "float",
+        }
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        payload, _ = await self.post_json(
+            "/embeddings", body, request.model, self.headers(), request.timeout_s
+        )
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list) or not all(
+            isinstance(d, dict) and isinstance(d.get("embedding"), list) for d in data
+        ):
+            raise self._invalid("the embeddings response has no data array", request.model)
+        ordered = sorted(data, key=lambda d: int(d.get("index", 0)))
+        usage = payload.get("usage") or {}
+        return EmbedResponse(
+            embeddings=[[float(x) for x in d["embedding"]] for d in ordered],
+            model=str(payload.get("model") or request.model),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0) if isinstance(usage, dict) else 0,
         )
 
     async def list_models(self) -> list[ModelListing]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..config import ConfigStore
 from ..errors import DspexError
 from .base import Adapter
-from .settings import MockSettings
+from .settings import BedrockSettings, MockSettings
 from .table import PROVIDER_BY_NAME, ProviderSpec
 
 
@@ -64,6 +64,19 @@ class AdapterRegistry:
             from .gemini import GeminiAdapter
 
             return GeminiAdapter(spec, settings, key, transport)
+        if spec.wire_format == "ollama":
+            from .ollama import OllamaAdapter
+
+            return OllamaAdapter(spec, settings, key, transport)
+        if spec.wire_format == "bedrock":
+            from .bedrock import BedrockAdapter
+
+            assert isinstance(settings, BedrockSettings)
+            return BedrockAdapter(spec, settings, key, transport)
+        if spec.wire_format == "local":
+            from .local import LocalAdapter
+
+            return LocalAdapter(spec)
         from dspex_protocol import ErrorKind
 
         raise DspexError(

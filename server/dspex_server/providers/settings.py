@@ -55,3 +55,19 @@ class MockSettings(ProviderSettings):
     latency_ms: float = Field(default=0.0, ge=0.0)
     chunk_size: int = Field(default=8, gt=0, description="characters per streamed delta")
     errors: list[MockError] = Field(default_factory=list)
+
+
+DEFAULT_AWS_REGION = "us-east-1"
+
+
+class BedrockSettings(ProviderSettings):
+    """AWS credentials and region for SigV4 signing (`apiKey` is a Bedrock API key, sent as
+    a bearer token instead, when given). `controlBaseUrl` is the control-plane endpoint
+    (`bedrock.<region>`) that lists foundation models; `baseUrl` the runtime endpoint."""
+
+    region: str = DEFAULT_AWS_REGION
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    control_base_url: str | None = None
+    embed_concurrency: int = Field(default=8, gt=0, le=64)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from dspex_protocol.providers import WireFormat
 
-from .settings import AnthropicSettings, MockSettings, ProviderSettings
+from .settings import AnthropicSettings, BedrockSettings, MockSettings, ProviderSettings
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,21 @@ class ProviderSpec:
     capabilities: frozenset[str] = frozenset({"chat", "streaming"})
     settings_cls: type[ProviderSettings] = ProviderSettings
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    # Other settings read from the environment: camelCase setting name -> variables.
+    setting_envs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Settings that together stand in for an API key (AWS access key id and secret).
+    credential_settings: tuple[str, ...] = ()
+    # An importable module the provider needs before it counts as configured.
+    requires_module: str | None = None
+
+    def base_url_for(self, settings: ProviderSettings) -> str | None:
+        """The base URL in force: the configured one, else the default with its `{region}`
+        (Bedrock) filled in from the settings."""
+        if settings.base_url:
+            return settings.base_url.rstrip("/")
+        if self.default_base_url is None:
+            return None
+        return self.default_base_url.format(region=getattr(settings, "region", ""))
 
     def base_url_env_names(self) -> tuple[str, ...]:
         """`<PROVIDER>_BASE_URL` first, then the SDK-standard variables."""
@@ -36,9 +51,10 @@ CHAT_COMPLETIONS_CAPS = frozenset({"chat", "streaming", "tools", "json_mode"})
 OPENROUTER_ATTRIBUTION = {"HTTP-Referer": "https://pypi.org/project/dspex/", "X-Title": "dspex"}
 
 # The order of this table is the documented order in which a request without `provider`
-# picks the first configured provider: openai, anthropic, gemini, groq, mistral, xai,
-# perplexity, openrouter, then the local servers (ollama, lmstudio). `mock` is never
-# picked that way: it is the fallback when nothing is configured, and the result says so.
+# picks the first configured provider that can chat: openai, anthropic, gemini, groq,
+# mistral, xai, perplexity, openrouter, bedrock, then the local servers (lmstudio, ollama);
+# `local` offers embeddings only (it is `dspex/embed`'s default). `mock` is never picked
+# that way: it is the fallback when nothing is configured, and the result says so.
 PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         "openai",
@@ -118,6 +134,25 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         capabilities=CHAT_COMPLETIONS_CAPS | {"json_schema", "vision", "models"},
         default_headers=OPENROUTER_ATTRIBUTION,
     ),
+    ProviderSpec(
+        "bedrock",
+        "bedrock",
+        "https://bedrock-runtime.{region}.amazonaws.com",
+        "amazon.nova-lite-v1:0",
+        "amazon.titan-embed-text-v2:0",
+        key_envs=("AWS_BEARER_TOKEN_BEDROCK",),
+        base_url_envs=("AWS_ENDPOINT_URL_BEDROCK_RUNTIME",),
+        capabilities=frozenset({"chat", "streaming", "tools", "vision", "embeddings", "models"}),
+        settings_cls=BedrockSettings,
+        setting_envs={
+            "awsAccessKeyId": ("AWS_ACCESS_KEY_ID",),
+            "awsSecretAccessKey": ("AWS_SECRET_ACCESS_KEY",),
+            "awsSessionToken": ("AWS_SESSION_TOKEN",),
+            "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+            "controlBaseUrl": ("AWS_ENDPOINT_URL_BEDROCK",),
+        },
+        credential_settings=("aws_access_key_id", "aws_secret_access_key"),
+    ),
     # Local servers: no key; configured when their base URL is given. LM Studio serves
     # whichever model is loaded, so there is no default model: pass `model` or set
     # `providers.lmstudio.defaultModel`.
@@ -129,6 +164,26 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         base_url_envs=("LMSTUDIO_API_BASE",),
         needs_key=False,
         capabilities=CHAT_COMPLETIONS_CAPS | {"embeddings", "models"},
+    ),
+    ProviderSpec(
+        "ollama",
+        "ollama",
+        "http://localhost:11434",
+        "llama3.2",
+        "nomic-embed-text",
+        base_url_envs=("OLLAMA_HOST", "OLLAMA_API_BASE"),
+        needs_key=False,
+        capabilities=CHAT_COMPLETIONS_CAPS | {"json_schema", "vision", "embeddings", "models"},
+    ),
+    ProviderSpec(
+        "local",
+        "local",
+        None,
+        None,
+        "l2_supercat",
+        needs_key=False,
+        capabilities=frozenset({"embeddings", "models"}),
+        requires_module="wordllama",
     ),
     ProviderSpec(
         "mock",
@@ -144,3 +199,5 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
 
 PROVIDER_BY_NAME: dict[str, ProviderSpec] = {p.name: p for p in PROVIDERS}
 FALLBACK_PROVIDER = "mock"
+# `dspex/embed` without a provider: in-process and offline, whenever wordllama imports.
+LOCAL_EMBEDDER = "local"

@@ -1,0 +1,7 @@
+"""One module per scenario; each exposes NAME, TITLE and `async def run(cfg) -> ScenarioResult`."""
+
+from __future__ import annotations
+
+from . import analytics, coldstart, memory, overhead, predict, proxy
+
+SCENARIOS = {m.NAME: m for m in (overhead, proxy, coldstart, memory, analytics, predict)}

@@ -1,0 +1,185 @@
+"""docs/providers.md, generated from the provider table so that the doc cannot drift.
+
+python -m dspex_server.providers.matrix --write docs/providers.md   # regenerate
+python -m dspex_server.providers.matrix --check docs/providers.md   # exit 1 if stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from .settings import DEFAULT_AWS_REGION
+from .table import FALLBACK_PROVIDER, LOCAL_EMBEDDER, PROVIDERS, ProviderSpec
+
+# Column order of the feature matrix, with what each capability means.
+CAPABILITIES: tuple[tuple[str, str], ...] = (
+    ("chat", "`dspex/chat`"),
+    ("streaming", "streamed deltas over `$/progress`"),
+    ("tools", "tool definitions, `toolChoice`, tool calls and results"),
+    ("json_mode", "`responseFormat: json_object`"),
+    ("json_schema", "`responseFormat: json_schema`"),
+    ("vision", "image parts in messages"),
+    ("embeddings", "`dspex/embed`"),
+    ("models", "live model listing from the provider"),
+)
+
+WIRE_FORMATS: dict[str, str] = {
+    "openai_compat": "Chat Completions (`POST /chat/completions`, SSE)",
+    "anthropic": "Messages API (`POST /v1/messages`, SSE)",
+    "gemini": "generateContent / streamGenerateContent",
+    "ollama": "Ollama native (`/api/chat` NDJSON, `/api/embed`, `/api/tags`)",
+    "bedrock": "Converse / ConverseStream (SigV4, AWS event stream), InvokeModel",
+    "local": "in-process (wordllama)",
+    "mock": "in-process, scriptable",
+}
+
+
+def _code(values: Iterable[str]) -> str:
+    items = [f"`{v}`" for v in values]
+    return ", ".join(items) if items else "—"
+
+
+def _credentials(spec: ProviderSpec) -> str:
+    parts = list(spec.key_envs)
+    if spec.credential_settings:
+        parts += [e for s in spec.credential_settings for e in spec.setting_envs.get(_camel(s), ())]
+    if not parts:
+        return "none"
+    return _code(parts)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _configured_when(spec: ProviderSpec) -> str:
+    if spec.name == FALLBACK_PROVIDER:
+        return "always"
+    if spec.requires_module:
+        return f"`{spec.requires_module}` is importable"
+    if not spec.needs_key:
+        return "a base URL is given"
+    if spec.credential_settings:
+        return "an API key, or an access key id and secret, is given"
+    return "an API key is given"
+
+
+def _row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def generate() -> str:
+    lines = [
+        "# Providers",
+        "",
+        "<!-- Generated from server/dspex_server/providers/table.py by",
+        "     `python -m dspex_server.providers.matrix --write docs/providers.md`.",
+        "     Do not edit by hand: a test compares this file with the generator. -->",
+        "",
+        "One row per provider; providers that share a wire format share one adapter. A request",
+        "without `provider` goes to `defaultProvider`, else to the first configured provider",
+        "(in this table's order) that can chat, else to the built-in `mock` (and says so).",
+        f"`dspex/embed` without `provider` uses `{LOCAL_EMBEDDER}` (in-process, offline) when it "
+        "is available.",
+        "",
+        "Every setting can also be given in editor settings or the TOML file as",
+        "`providers.<name>.{apiKey, baseUrl, defaultModel, defaultEmbeddingModel, ...}`; the",
+        "provider's own `<NAME>_BASE_URL` variable always overrides the base URL.",
+        "",
+        "## Features",
+        "",
+        _row(["provider", *(c for c, _ in CAPABILITIES)]),
+        _row(["---", *(":-:" for _ in CAPABILITIES)]),
+    ]
+    for spec in PROVIDERS:
+        marks = ("✓" if cap in spec.capabilities else "—" for cap, _ in CAPABILITIES)
+        lines.append(_row([f"`{spec.name}`", *marks]))
+    lines += ["", *(f"- **{cap}**: {meaning}" for cap, meaning in CAPABILITIES), ""]
+    lines += [
+        "## Wire formats, endpoints and defaults",
+        "",
+        _row(
+            [
+                "provider",
+                "wire format",
+                "default base URL",
+                "default chat model",
+                "default embedding model",
+            ]
+        ),
+        _row(["---"] * 5),
+    ]
+    for spec in PROVIDERS:
+        lines.append(
+            _row(
+                [
+                    f"`{spec.name}`",
+                    WIRE_FORMATS.get(spec.wire_format, f"`{spec.wire_format}`"),
+                    f"`{spec.default_base_url}`" if spec.default_base_url else "—",
+                    f"`{spec.default_model}`" if spec.default_model else "—",
+                    f"`{spec.default_embedding_model}`" if spec.default_embedding_model else "—",
+                ]
+            )
+        )
+    if any("{region}" in (spec.default_base_url or "") for spec in PROVIDERS):
+        lines += [
+            "",
+            f"`{{region}}` is the configured AWS region (default `{DEFAULT_AWS_REGION}`).",
+        ]
+    lines += [
+        "",
+        "## Configuration from the environment",
+        "",
+        _row(["provider", "configured when", "credentials", "base URL", "other settings"]),
+        _row(["---"] * 5),
+    ]
+    for spec in PROVIDERS:
+        other = [
+            f"`{name}`: {_code(envs)}"
+            for name, envs in spec.setting_envs.items()
+            if name not in {_camel(s) for s in spec.credential_settings}
+        ]
+        lines.append(
+            _row(
+                [
+                    f"`{spec.name}`",
+                    _configured_when(spec),
+                    _credentials(spec),
+                    _code(spec.base_url_env_names())
+                    if spec.wire_format not in ("local", "mock")
+                    else "—",
+                    "; ".join(other) if other else "—",
+                ]
+            )
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", type=Path, help="write the matrix to this file")
+    group.add_argument("--check", type=Path, help="exit 1 if this file is not up to date")
+    args = parser.parse_args(argv)
+    text = generate()
+    if args.write:
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text(text, encoding="utf-8")
+        return 0
+    if args.check:
+        current = args.check.read_text(encoding="utf-8") if args.check.is_file() else ""
+        if current != text:
+            print(f"{args.check} is stale: run --write {args.check}", file=sys.stderr)
+            return 1
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""The daemon's stdout: every frame written in one event-loop iteration leaves in one write.
+
+pygls' `StdoutWriter` does a blocking write and flush per message; under pipelined load that
+is one system call per answer. Coalescing per loop iteration keeps the order of frames (one
+FIFO buffer), adds no latency (the flush runs before the loop next waits for input), and
+turns a burst of answers into one system call (measured in bench/, see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import BinaryIO
+
+log = logging.getLogger("dspex.server")
+
+
+class CoalescingWriter:
+    def __init__(self, stream: BinaryIO, loop: asyncio.AbstractEventLoop) -> None:
+        self._stream = stream
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._pending: list[bytes] = []
+        self._broken = False
+
+    def write(self, data: bytes) -> None:
+        if threading.get_ident() != self._loop_thread:
+            # pygls may answer from a worker thread (thread handlers): hand over to the loop.
+            self._loop.call_soon_threadsafe(self.write, data)
+            return
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        if self._broken:
+            return
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self._broken = True
+            log.warning("the client went away; answers are dropped")
+
+    def close(self) -> None:
+        self.flush()

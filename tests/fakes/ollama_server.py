@@ -1,0 +1,202 @@
+"""A fake Ollama server: native /api/chat (NDJSON streaming), /api/embed, /api/tags and the
+documented `{"error": "..."}` bodies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from .base import FakeProvider, HttpError, Reply, TruncatedStream, split_text
+from .embeddings import fake_vector
+
+
+@dataclass
+class StreamFailure:
+    """Stream `text`, then an in-band `{"error": message}` line."""
+
+    text: str = "partial"
+    message: str = "an error was encountered while running the model"
+
+
+def ollama_error(status: int, message: str) -> HttpError:
+    return HttpError(status, {"error": message})
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class FakeOllama(FakeProvider):
+    models = ("llama3.2:latest", "nomic-embed-text:latest")
+
+    def __init__(self) -> None:
+        super().__init__(api_key=None)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/chat", self.chat),
+            web.post("/api/embed", self.embed),
+            web.get("/api/tags", self.tags),
+        ]
+
+    async def tags(self, request: web.Request) -> web.Response:
+        self.requests.append(_recorded(request, None))
+        return web.json_response(
+            {
+                "models": [
+                    {
+                        "name": name,
+                        "model": name,
+                        "modified_at": "2025-05-01T10:00:00.000000Z",
+                        "size": 2019393189,
+                        "digest": "a80c4f17acd55265feec403c7aef86be"
+                        "0c25983ab279d83f3bcd3abbcb5b8b72",
+                        "details": {
+                            "parent_model": "",
+                            "format": "gguf",
+                            "family": "llama",
+                            "families": ["llama"],
+                            "parameter_size": "3.2B",
+                            "quantization_level": "Q4_K_M",
+                        },
+                    }
+                    for name in self.models
+                ]
+            }
+        )
+
+    async def embed(self, request: web.Request) -> web.Response:
+        body = await self.record(request)
+        canned = self.canned(self.next_behaviour(Reply()))
+        if canned is not None:
+            return canned
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        dims = int(body.get("dimensions") or 32)
+        return web.json_response(
+            {
+                "model": body["model"],
+                "embeddings": [fake_vector(text, dims) for text in inputs],
+                "total_duration": 14143917,
+                "load_duration": 1019500,
+                "prompt_eval_count": sum(len(t.split()) for t in inputs),
+            }
+        )
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = await self.record(request)
+        last_user = next((m for m in reversed(body["messages"]) if m["role"] == "user"), None)
+        behaviour = self.next_behaviour(Reply(text=last_user["content"] if last_user else "ok"))
+        canned = self.canned(behaviour)
+        if canned is not None:
+            return canned
+        if isinstance(behaviour, TruncatedStream):
+            return await self.truncated(request, body, behaviour)
+        if isinstance(behaviour, StreamFailure):
+            return await self.failing(request, body, behaviour)
+        await self.sleep(behaviour.delay_s)
+        # Ollama streams unless told otherwise.
+        if body.get("stream", True):
+            return await self.stream(request, body, behaviour)
+        return web.json_response(self.final(body, behaviour, self.message(behaviour)))
+
+    @staticmethod
+    def message(reply: Reply, text: str | None = None) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": (reply.text or "") if text is None else text,
+        }
+        if reply.tool_calls:
+            # Ollama sends arguments as an object and (older servers) no call id.
+            message["tool_calls"] = [
+                {"function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in reply.tool_calls
+            ]
+        return message
+
+    @staticmethod
+    def final(body: dict[str, Any], reply: Reply, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": body["model"],
+            "created_at": _now(),
+            "message": message,
+            "done_reason": reply.finish_reason or "stop",
+            "done": True,
+            "total_duration": 885095291,
+            "load_duration": 3753500,
+            "prompt_eval_count": reply.prompt_tokens,
+            "prompt_eval_duration": 328493000,
+            "eval_count": reply.completion_tokens,
+            "eval_duration": 552222000,
+        }
+
+    @staticmethod
+    def line(obj: dict[str, Any]) -> bytes:
+        return json.dumps(obj).encode() + b"\n"
+
+    async def _open(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        return response
+
+    def _chunk(self, body: dict[str, Any], content: str) -> bytes:
+        return self.line(
+            {
+                "model": body["model"],
+                "created_at": _now(),
+                "message": {"role": "assistant", "content": content},
+                "done": False,
+            }
+        )
+
+    async def stream(
+        self, request: web.Request, body: dict[str, Any], reply: Reply
+    ) -> web.StreamResponse:
+        response = await self._open(request)
+        for piece in split_text(reply.text or ""):
+            await response.write(self._chunk(body, piece))
+        if reply.tool_calls:
+            # Tool calls arrive whole, in a chunk of their own, before the final object.
+            tool_only = Reply(tool_calls=reply.tool_calls)
+            await response.write(
+                self.line(
+                    {
+                        "model": body["model"],
+                        "created_at": _now(),
+                        "message": self.message(tool_only, ""),
+                        "done": False,
+                    }
+                )
+            )
+        # The final object of a stream carries statistics and no message, as documented.
+        final = self.final(body, reply, {})
+        del final["message"]
+        await response.write(self.line(final))
+        await response.write_eof()
+        return response
+
+    async def truncated(
+        self, request: web.Request, body: dict[str, Any], t: TruncatedStream
+    ) -> web.StreamResponse:
+        response = await self._open(request)
+        pieces = split_text(t.text, 6)[: t.chunks]
+        return await self.cut_off(request, response, [self._chunk(body, p) for p in pieces])
+
+    async def failing(
+        self, request: web.Request, body: dict[str, Any], f: StreamFailure
+    ) -> web.StreamResponse:
+        """A stream that reports an error in-band, as Ollama does once it has started."""
+        response = await self._open(request)
+        await response.write(self._chunk(body, f.text))
+        await response.write(self.line({"error": f.message}))
+        await response.write_eof()
+        return response
+
+
+def _recorded(request: web.Request, body: Any) -> Any:
+    from .base import Recorded
+
+    return Recorded(request.method, request.path, dict(request.headers), body)
