@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,6 +100,9 @@ async def test_success_and_every_error_path_are_logged_without_secrets(
         assert SECRET not in content and "<redacted>" in content
         errors = await query(d, errorsOnly=True)
         assert len(errors["entries"]) == 7
+        live = raw_bytes(openai_env)  # while the daemon runs: the -wal file holds the rows
+        assert Path(str(db_path(openai_env)) + "-wal").stat().st_size > 0
+        assert b"the answer is 42" in live and SECRET.encode() not in live
         assert failures == {
             "bad": "invalid_messages",
             "server": "api_error",
