@@ -166,7 +166,9 @@ async def test_export_then_import_in_a_new_daemon_continues_the_conversation(
         exported = await first.request("dspex/session/export", {"sessionId": sid})
     assert exported["version"] == 1
 
-    async with start_daemon(environment) as second:
+    # Another machine: a store of its own (the first daemon's store already holds the session).
+    elsewhere = {**environment, "DSPEX_STORE_PATH": environment["XDG_DATA_HOME"] + "/other.db"}
+    async with start_daemon(elsewhere) as second:
         imported = await second.request("dspex/session/import", {"data": exported})
         assert imported["sessionIds"] == [sid]
         again = await second.request("dspex/session/export", {"sessionId": sid})

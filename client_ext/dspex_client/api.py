@@ -10,7 +10,9 @@ from pydantic import BaseModel
 
 from dspex_protocol import analytics as an
 from dspex_protocol import catalog as cat
+from dspex_protocol import collections as co
 from dspex_protocol import cost as cs
+from dspex_protocol import logs as lg
 from dspex_protocol import methods as m
 from dspex_protocol import sessions as se
 from dspex_protocol import stats as st
@@ -103,3 +105,12 @@ class MethodsMixin:
     async def stats(self, **params: Any) -> st.StatsResult:
         """Request statistics per provider, model and session; breaker states."""
         return await self.invoke(m.STATS, params, st.StatsResult)
+
+    async def logs_query(self, **params: Any) -> lg.LogsQueryResult:
+        return await self.invoke(m.LOGS_QUERY, params, lg.LogsQueryResult)
+
+    async def index_save(self, **params: Any) -> co.IndexSaveResult:
+        return await self.invoke(m.INDEX_SAVE, params, co.IndexSaveResult)
+
+    async def index_forget(self, **params: Any) -> co.IndexForgetResult:
+        return await self.invoke(m.INDEX_FORGET, params, co.IndexForgetResult)

@@ -47,6 +47,12 @@ from .chat import (
     ToolDefinition,
     Usage,
 )
+from .collections import (
+    IndexForgetParams,
+    IndexForgetResult,
+    IndexSaveParams,
+    IndexSaveResult,
+)
 from .cost import Budgets, Cost, CostParams, CostResult, CostTotal, ModelCostTotal, Truncation
 from .embed import EmbedParams, EmbedResult, EmbedUsage
 from .errors import (
@@ -60,6 +66,7 @@ from .errors import (
     InvalidParamsData,
 )
 from .initialize import PROTOCOL_VERSION, DspexCapabilities
+from .logs import LogEntry, LogsQueryParams, LogsQueryResult
 from .methods import METHODS, MethodSpec
 from .predict import (
     Demo,
@@ -146,12 +153,19 @@ __all__ = [
     "IndexAddResult",
     "IndexDropParams",
     "IndexDropResult",
+    "IndexForgetParams",
+    "IndexForgetResult",
     "IndexListParams",
     "IndexListResult",
     "IndexQueryParams",
     "IndexQueryResult",
+    "IndexSaveParams",
+    "IndexSaveResult",
     "InvalidParamsData",
     "LatencySummary",
+    "LogEntry",
+    "LogsQueryParams",
+    "LogsQueryResult",
     "Message",
     "MethodSpec",
     "ModelCostTotal",

@@ -3,6 +3,7 @@ named vector indexes. Undefined statistics (e.g. the mean of no samples) are lef
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -104,11 +105,26 @@ class CompareParams(WireModel):
     resamples: int = Field(default=2000, ge=100, le=20_000)
     ci_level: float = Field(default=0.95, gt=0.0, lt=1.0)
     seed: int = 0
+    since: datetime | None = Field(
+        default=None,
+        description="Compare the logged history (the durable store) from this time (ISO 8601 "
+        "or Unix seconds) instead of the live window; with `until`, a time range.",
+    )
+    until: datetime | None = None
+    max_samples: int = Field(
+        default=100_000,
+        ge=2,
+        le=10_000_000,
+        description="With `since`: latencies per group at most (a uniform random sample "
+        "drawn in SQL beyond it; the counts of requests and successes stay exact).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> CompareParams:
         if self.targets is not None and self.samples is not None:
             raise ValueError("give targets or samples, not both")
+        if self.samples is not None and (self.since or self.until):
+            raise ValueError("since/until read the logged history: not with samples")
         return self
 
 

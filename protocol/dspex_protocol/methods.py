@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import analytics as an
+from . import collections as co
+from . import logs as lg
 from ._base import WireModel
 from .catalog import (
     ModelsListParams,
@@ -193,6 +195,26 @@ INDEX_LIST = MethodSpec(
     "dspex/index/list", an.IndexListParams, an.IndexListResult, "The named indexes and sizes."
 )
 
+LOGS_QUERY = MethodSpec(
+    "dspex/logs/query",
+    lg.LogsQueryParams,
+    lg.LogsQueryResult,
+    "The durable log of exchanges, newest first: filters, FTS5 text search, paging.",
+)
+INDEX_SAVE = MethodSpec(
+    "dspex/index/save",
+    co.IndexSaveParams,
+    co.IndexSaveResult,
+    "Keep a named index as a collection in the durable store (replacing the saved copy); "
+    "saved collections are loaded again after a restart.",
+)
+INDEX_FORGET = MethodSpec(
+    "dspex/index/forget",
+    co.IndexForgetParams,
+    co.IndexForgetResult,
+    "Delete a saved collection (the in-memory index, if any, stays until dropped).",
+)
+
 # Each area adds its specs here, one line each.
 ALL: tuple[MethodSpec, ...] = (
     CHAT,
@@ -219,6 +241,9 @@ ALL: tuple[MethodSpec, ...] = (
     INDEX_QUERY,
     INDEX_DROP,
     INDEX_LIST,
+    LOGS_QUERY,
+    INDEX_SAVE,
+    INDEX_FORGET,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

@@ -75,6 +75,31 @@ class AnalyticsSettings(SettingsModel):
     semantic_cache: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
 
 
+class StoreSettings(SettingsModel):
+    """The durable SQLite store (docs/store.md)."""
+
+    enabled: bool = True
+    path: str | None = Field(
+        default=None, description="Default: the user data dir's dspex/dspex.db."
+    )
+    log_requests: bool = Field(
+        default=True, description="Log every exchange (DSPEX_NO_LOG=1 or --no-log: off)."
+    )
+    synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description="normal: committed rows survive a crash of the daemon (kill -9); "
+        "full: also a power loss or OS crash, at an fsync per commit.",
+    )
+    flush_max_rows: int = Field(default=256, gt=0, le=100_000)
+    flush_interval_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1000.0,
+        description="How long the writer waits for more rows before a commit (0: commit "
+        "as soon as the queue is empty; rows queued during a commit share the next one).",
+    )
+
+
 class Settings(SettingsModel):
     default_provider: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
@@ -107,6 +132,8 @@ class Settings(SettingsModel):
         if override is None:
             return self.circuit
         return self.circuit.model_copy(update=override.model_dump(exclude_none=True))
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     def provider(self, name: str) -> ProviderSettings:
         found = self.providers.get(name)
@@ -208,6 +235,13 @@ def env_layer(
         layer["logLevel"] = environ["DSPEX_LOG_LEVEL"].lower()
     if environ.get("DSPEX_HTTP_TRANSPORT"):
         layer["httpTransport"] = environ["DSPEX_HTTP_TRANSPORT"].lower()
+    store: dict[str, Any] = {}
+    if environ.get("DSPEX_NO_LOG", "").strip().lower() not in ("", "0", "false", "no"):
+        store["logRequests"] = False
+    if environ.get("DSPEX_STORE_PATH"):
+        store["path"] = environ["DSPEX_STORE_PATH"]
+    if store:
+        layer["store"] = store
     if environ.get("DSPEX_ANALYTICS_BACKEND"):
         layer["analytics"] = {"backend": environ["DSPEX_ANALYTICS_BACKEND"].lower()}
     return layer
@@ -231,14 +265,27 @@ def read_toml_layer(path: Path) -> dict[str, Any]:
         raise DspexError(ErrorKind.INVALID_CONFIG, f"config file {path}: {exc}") from None
 
 
+def _keys_layer(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """(label, layer) of the keys kept by `dspex keys`; an unreadable file is a problem
+    recorded like a bad config file, never a crash."""
+    from .store.keys import KeysError, keys_file, keys_layer
+
+    path = keys_file(environ)
+    try:
+        return f"keys:{path}", keys_layer(environ)
+    except KeysError as exc:
+        raise DspexError(ErrorKind.INVALID_CONFIG, str(exc)) from None
+
+
 @dataclass
 class Layer:
     name: str
     data: dict[str, Any]
 
 
-LayerName = Literal["env", "file", "initializationOptions", "workspace"]
-_ORDER: tuple[LayerName, ...] = ("env", "file", "initializationOptions", "workspace")
+LayerName = Literal["keys", "env", "file", "initializationOptions", "workspace"]
+# `keys` (kept by `dspex keys`) is below the environment: an exported key wins.
+_ORDER: tuple[LayerName, ...] = ("keys", "env", "file", "initializationOptions", "workspace")
 
 
 class ConfigStore:
@@ -246,9 +293,16 @@ class ConfigStore:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = dict(os.environ if environ is None else environ)
+        self.environ: Mapping[str, str] = self._environ
         self._layers: dict[LayerName, Layer] = {}
         self.problems: list[str] = []
         self.settings = Settings()
+        try:
+            label, keys = _keys_layer(self._environ)
+            if keys["providers"]:  # listed in `sources` only when it holds a key
+                self._set_quietly("keys", label, keys)
+        except DspexError as exc:
+            self._record(exc)
         self._set_quietly("env", "environment", env_layer(self._environ))
         path = config_file_path(self._environ)
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from dspex_protocol import (
 
 from .accounting import Accounting, ChatPlan
 from .config import ConfigStore
+from .embedding import check_embeddings, resolve_embedder
 from .errors import DspexError
 from .providers.base import (
     Adapter,
@@ -37,10 +39,13 @@ from .providers.base import (
     StreamAccumulator,
 )
 from .providers.registry import AdapterRegistry
-from .providers.table import FALLBACK_PROVIDER, LOCAL_EMBEDDER, PROVIDERS
+from .providers.table import PROVIDERS
+from .recording import recorded, with_correlation_id
 from .reliability.breaker import BreakerRegistry
 from .reliability.retry import retry_delay_ms
-from .telemetry import EventBus, RequestEvent
+from .telemetry import EventBus, ExchangeSink, RequestEvent
+
+log = logging.getLogger(__name__)
 
 ChunkSink = Callable[[ChatChunk], None]
 # (params, provider, model) → (provider, model, notice) to send the request elsewhere
@@ -131,6 +136,9 @@ class Pipeline:
         self.accounting = accounting or Accounting()
         self.router: Router | None = None
         self.chat_cache: ChatCache | None = None
+        # The durable log (store): awaited before the answer is returned, so that an
+        # answered request is on disk. None: nothing recorded.
+        self.exchanges: ExchangeSink | None = None
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
@@ -173,7 +181,19 @@ class Pipeline:
                 notices.append(notice)
         return provider, model, notices
 
-    async def chat(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
+    async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
+        if self.exchanges is None:
+            return await self._chat(params, on_chunk)
+        params = with_correlation_id(params)
+        return await recorded(self.exchanges, "chat", params, self._chat(params, on_chunk))
+
+    async def embed(self, params: EmbedParams) -> EmbedResult:
+        if self.exchanges is None:
+            return await self._embed(params)
+        params = with_correlation_id(params)
+        return await recorded(self.exchanges, "embed", params, self._embed(params))
+
+    async def _chat(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
         self, params: ChatParams, on_chunk: ChunkSink | None = None
     ) -> ChatResult:
         correlation_id = params.correlation_id or uuid.uuid4().hex
@@ -470,53 +490,9 @@ class Pipeline:
         return ASSISTANT_PREFILL in adapter.spec.capabilities
 
     def resolve_embedder(self, params: EmbedParams) -> tuple[str, str, list[str]]:
-        """The provider and model for `dspex/embed` (and notices): the one named, else the
-        in-process `local` provider (offline, free), else the first configured provider (in
-        table order) that offers embeddings, else the mock."""
-        notices: list[str] = []
-        if params.provider:
-            provider = params.provider
-        elif self.config.configured(LOCAL_EMBEDDER):
-            provider = LOCAL_EMBEDDER
-        else:
-            provider = next(
-                (
-                    s.name
-                    for s in PROVIDERS
-                    if "embeddings" in s.capabilities
-                    and s.name != FALLBACK_PROVIDER
-                    and self.config.configured(s.name)
-                ),
-                FALLBACK_PROVIDER,
-            )
-            notices.append(
-                f"local embeddings are unavailable (wordllama is not installed); "
-                f"answered by {provider!r}"
-            )
-        spec = self.registry.spec(provider)
-        if not self.config.configured(provider):
-            hint = (
-                f"install {spec.requires_module}"
-                if spec.requires_module
-                else f"set {', '.join((*spec.key_envs, *spec.base_url_env_names()[:1]))} "
-                f"or providers.{provider} in the config"
-            )
-            raise DspexError(
-                ErrorKind.PROVIDER_NOT_CONFIGURED,
-                f"provider {provider!r} is not configured ({hint})",
-                provider=provider,
-            )
-        settings = self.config.settings.provider(provider)
-        model = params.model or settings.default_embedding_model or spec.default_embedding_model
-        if not model:
-            raise DspexError(
-                ErrorKind.UNSUPPORTED_PROVIDER,
-                f"provider {provider!r} has no embedding model",
-                provider=provider,
-            )
-        return provider, model, notices
+        return resolve_embedder(self.config, self.registry, params)
 
-    async def embed(self, params: EmbedParams) -> EmbedResult:
+    async def _embed(self, params: EmbedParams) -> EmbedResult:
         correlation_id = params.correlation_id or uuid.uuid4().hex
         try:
             provider, model, notices = self.resolve_embedder(params)
@@ -577,7 +553,7 @@ class Pipeline:
                 correlation_id=correlation_id,
             ) from None
         try:
-            dimensions = _check_embeddings(response.embeddings, len(params.inputs))
+            dimensions = check_embeddings(response.embeddings, len(params.inputs))
         except DspexError as exc:
             exc.provider, exc.model, exc.correlation_id = provider, model, correlation_id
             stop(exc.kind)
@@ -595,15 +571,3 @@ class Pipeline:
             latency_ms=round(latency_ms, 3),
             notices=notices or None,
         )
-
-
-def _check_embeddings(embeddings: list[list[float]], expected: int) -> int:
-    """The common dimension of a provider's embeddings; one vector per input required."""
-    if len(embeddings) != expected:
-        raise DspexError(
-            ErrorKind.INVALID_RESPONSE, f"{len(embeddings)} embeddings for {expected} inputs"
-        )
-    dims = {len(v) for v in embeddings}
-    if len(dims) != 1 or 0 in dims:
-        raise DspexError(ErrorKind.INVALID_RESPONSE, "embeddings of unequal or zero dimension")
-    return dims.pop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .reliability.breaker import BreakerRegistry
 from .stats import Stats, circuit_info
+from .store import Store
+from .store.indexes import SavedIndexes
 from .telemetry import EventBus
 
 if TYPE_CHECKING:
@@ -67,6 +70,12 @@ class Services:
         self.sessions = SessionService(self.config, self.pipeline, self.ledger, self.secrets)
         self.accounting.session_budget = self.sessions.budget
         self.analytics = Analytics(self.config, self.pipeline, self.events)
+        self.store = Store(self.config, self.secrets, self.config.environ)
+        self.pipeline.exchanges = self.store.record
+        self.sessions.persistence = self.store
+        self.saved_indexes = SavedIndexes(self.store, self.analytics)
+        self.analytics.index_loader = self.saved_indexes.ensure_loaded
+        self.analytics.history = self.store.history_groups
 
     @cached_property
     def predictor(self) -> Predictor:
@@ -137,4 +146,5 @@ class Services:
     async def aclose(self) -> None:
         await self.sessions.aclose()
         self.analytics.close()
+        await asyncio.to_thread(self.store.close)
         await self.registry.aclose()

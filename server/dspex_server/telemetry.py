@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from dspex_protocol import ErrorKind, Usage
 
@@ -53,3 +53,23 @@ class EventBus:
                 fn(event)
             except Exception as exc:  # a broken subscriber must not fail the request
                 log.error("telemetry subscriber failed: %s", type(exc).__name__)
+
+
+@dataclass
+class Exchange:
+    """One finished request with its content, for the durable log (the store). Unlike
+    RequestEvent it carries the messages and the answer; it never carries a key."""
+
+    operation: Operation
+    correlation_id: str
+    started_at: float
+    latency_ms: float
+    params: Any  # ChatParams / EmbedParams
+    result: Any = None  # ChatResult / EmbedResult on success
+    error_kind: ErrorKind | None = None
+    error_message: str | None = None
+    provider: str | None = None
+    model: str | None = None
+
+
+ExchangeSink = Callable[[Exchange], Awaitable[None]]

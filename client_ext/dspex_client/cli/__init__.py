@@ -4,12 +4,37 @@ setting `handler(args) -> exit code`."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from . import analytics, chat, completion, embed, info, predict, serve, sessions
+from . import (
+    analytics,
+    chat,
+    collections,
+    completion,
+    embed,
+    info,
+    keys,
+    logs,
+    predict,
+    serve,
+    sessions,
+)
 
-COMMANDS = (chat, embed, info, predict, serve, analytics, completion, sessions)
+COMMANDS = (
+    chat,
+    embed,
+    info,
+    predict,
+    serve,
+    analytics,
+    completion,
+    sessions,
+    logs,
+    keys,
+    collections,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"dspex (protocol {PROTOCOL_VERSION})"
     )
+    parser.add_argument(
+        "--no-log",
+        action="store_true",
+        help="the daemon this command starts logs no exchange (sets DSPEX_NO_LOG=1)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(subparsers)
@@ -33,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.no_log:
+        os.environ["DSPEX_NO_LOG"] = "1"  # inherited by the daemon the command spawns
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2

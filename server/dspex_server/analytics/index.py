@@ -36,6 +36,16 @@ class VectorIndex:
     def size(self) -> int:
         return len(self.ids)
 
+    @classmethod
+    def restore(
+        cls, name: str, matrix: Any, ids: list[str], metadata: list[dict[str, Any] | None]
+    ) -> VectorIndex:
+        """An index from saved rows (`matrix`: host float32, already normalised)."""
+        index = cls(name, int(matrix.shape[1]), list(ids), list(metadata))
+        index._rows = {i: n for n, i in enumerate(ids)}
+        index._blocks = [matrix] if len(ids) else []
+        return index
+
     def matrix(self) -> Any:
         """The host (NumPy) matrix of all normalised vectors, one block after a merge."""
         import numpy as np

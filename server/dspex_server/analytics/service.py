@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dspex_protocol import EmbedParams
@@ -34,6 +35,12 @@ EMBED_BATCH = 4096  # EmbedParams' limit per request
 MAX_SIMILARITY_ITEMS = 2000  # the answer is an n × n matrix of JSON numbers
 
 
+HistorySource = Callable[
+    [list[tuple[str, str | None]] | None, datetime | None, datetime | None, int],
+    Awaitable[Sequence[Any]],
+]
+
+
 class Analytics:
     def __init__(self, config: ConfigStore, pipeline: Pipeline, events: EventBus) -> None:
         self.config = config
@@ -42,6 +49,9 @@ class Analytics:
         events.subscribe(self.store.on_event)
         self.health = HealthMonitor(config, self.store)
         self.indexes = IndexStore()
+        self.index_loader: Callable[[], Awaitable[None]] | None = None
+        # The logged history (store.history_groups), for compare's since/until.
+        self.history: HistorySource | None = None
         self.cache = SemanticCache(lambda: self.settings.semantic_cache, pipeline, self.run)
         pipeline.router = self.health.route
         pipeline.chat_cache = self.cache
@@ -105,6 +115,18 @@ class Analytics:
 
     # -- compare -----------------------------------------------------------------------
 
+    async def _history_groups(self, params: an.CompareParams) -> list[Group]:
+        """Groups from the logged history (the store), for `since`/`until`."""
+        if self.history is None:
+            raise AnalyticsInputError("since/until need the durable store (store.enabled)")
+        keys = None
+        if params.targets is not None:
+            keys = [(t.provider, t.model) for t in params.targets]
+            for provider, _ in keys:
+                self._check_provider(provider)
+        rows = await self.history(keys, params.since, params.until, params.max_samples)
+        return [Group(g.name, g.latencies_ms, g.successes, g.requests, g.costs) for g in rows]
+
     def _groups(self, params: an.CompareParams) -> list[Group]:
         if params.samples is not None:
             return [
@@ -129,7 +151,10 @@ class Analytics:
         return groups
 
     async def compare(self, params: an.CompareParams) -> an.CompareResult:
-        groups = self._groups(params)
+        if params.since is not None or params.until is not None:
+            groups = await self._history_groups(params)
+        else:
+            groups = self._groups(params)
         opts = CompareOptions(
             min_samples=params.min_samples or self.settings.min_samples,
             confidence_threshold=params.confidence_threshold or self.settings.confidence_threshold,
@@ -226,7 +251,13 @@ class Analytics:
             backend=backend,
         )
 
+    async def indexes_ready(self) -> None:
+        """Saved collections (the store) are loaded before the first index operation."""
+        if self.index_loader is not None:
+            await self.index_loader()
+
     async def index_add(self, params: an.IndexAddParams) -> an.IndexAddResult:
+        await self.indexes_ready()
         vectors, _, _ = await self._vectors(
             params.texts, params.vectors, params.provider, params.model
         )
@@ -263,6 +294,7 @@ class Analytics:
         return await self.run(compute)
 
     async def index_query(self, params: an.IndexQueryParams) -> an.IndexQueryResult:
+        await self.indexes_ready()
         index = self.indexes.get(params.name)
         vectors, _, _ = await self._vectors(
             params.texts, params.vectors, params.provider, params.model
@@ -281,6 +313,8 @@ class Analytics:
         return await self.run(compute)
 
     async def index_drop(self, params: an.IndexDropParams) -> an.IndexDropResult:
+        await self.indexes_ready()
+
         def compute() -> bool:
             with self.indexes.lock:
                 return self.indexes.drop(params.name)

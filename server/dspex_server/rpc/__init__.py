@@ -9,7 +9,7 @@ from ..app import DspexServer
 from ..logs import setup_logging
 from ..providers.table import PROVIDERS
 from ..services import Services
-from . import analytics, core, predict, reliability, sessions
+from . import analytics, core, predict, reliability, sessions, store
 
 REGISTRARS = (
     core.register,
@@ -17,6 +17,7 @@ REGISTRARS = (
     analytics.register,
     sessions.register,
     reliability.register,
+    store.register,
 )
 
 

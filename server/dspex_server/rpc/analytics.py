@@ -65,4 +65,5 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.INDEX_LIST)
     async def index_list(_: an.IndexListParams) -> Any:
+        await analytics.indexes_ready()
         return analytics.index_list()

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 from dspex_protocol import (
     ChatParams,
@@ -41,6 +42,7 @@ from ..config import ConfigStore
 from ..cost import CostLedger, add_to_total
 from ..errors import DspexError
 from ..pipeline import ChunkSink, Pipeline
+from ..store.sessions import SessionRow
 from .persist import evicted_path, read_text, scrub, write_atomic
 from .settings import SessionSettings
 from .store import Session, SessionExists, SessionStore, UnknownSession, now, trim_history
@@ -68,6 +70,11 @@ class SessionService:
         self._save_lock = asyncio.Lock()
         self._generation = 0
         self._saved_generation = 0
+        # The durable store (set by Services): sessions are saved there after every change
+        # and loaded from it on the first session request; None: the autosave file only.
+        self.persistence: SessionPersistence | None = None
+        self._persisted: dict[str, tuple[object, ...]] = {}  # id → marker last written
+        self._evicted_ids: set[str] = set()
 
     @property
     def settings(self) -> SessionSettings:
@@ -107,9 +114,65 @@ class SessionService:
                     newest = sorted(saved.sessions, key=lambda s: s.last_active_at)
                     for data in newest[-self.settings.max_sessions :]:
                         self.store.add(data)
+            await self._load_persisted()
             self._loaded = True
 
+    async def _load_persisted(self) -> None:
+        if self.persistence is None:
+            return
+        try:
+            texts = await self.persistence.load_sessions(self.settings.max_sessions)
+        except Exception as exc:  # a broken store must not break sessions
+            log.error("sessions not loaded from the store: %s", type(exc).__name__)
+            return
+        for text in texts:
+            try:
+                data = SessionData.model_validate_json(text)
+            except ValueError:
+                log.error("a stored session is not valid; skipped")
+                continue
+            # Known as stored even when the autosave file had it first: ending it deletes it.
+            self._persisted[data.session_id] = _marker(data)
+            if data.session_id not in self.store and len(self.store) < self.settings.max_sessions:
+                self.store.add(data)
+
+    async def _persist(self) -> None:
+        """Write the sessions changed since the last write (and forget removed ones) to the
+        store; returns after the commit, so an answered turn survives a crash."""
+        if self.persistence is None:
+            return
+        changed = [s for s in self.store if self._persisted.get(s.id) != _marker(s.data)]
+        removed = [i for i in self._persisted if i not in self.store]
+        if not changed and not removed:
+            return
+        secrets = list(self.secrets())
+        rows = [
+            SessionRow(
+                s.id,
+                s.data.last_active_at.timestamp(),
+                json.dumps(scrub(s.data.to_wire(), secrets), ensure_ascii=False),
+            )
+            for s in changed
+        ]
+        markers = {s.id: _marker(s.data) for s in changed}
+        evicted = [i for i in removed if i in self._evicted_ids]
+        ended = [i for i in removed if i not in self._evicted_ids]
+        try:
+            await self.persistence.save_sessions(rows, ended, evicted)
+        except Exception as exc:
+            log.error("sessions not saved to the store: %s", type(exc).__name__)
+            return
+        self._persisted.update(markers)
+        for i in removed:
+            self._persisted.pop(i, None)
+            self._evicted_ids.discard(i)
+
     async def save(self) -> None:
+        """Save to the store (changed sessions) and the autosave file (every session)."""
+        await self._persist()
+        await self._save_file()
+
+    async def _save_file(self) -> None:
         """Write every session to the autosave file, coalescing concurrent saves."""
         path = self._autosave_path()
         if path is None:
@@ -135,6 +198,7 @@ class SessionService:
         if victim is None:
             return None
         self.ledger.forget_session(victim.id)
+        self._evicted_ids.add(victim.id)
         path = self._autosave_path()
         if path is not None:
             text = self._export_json(self.store.export([victim]))
@@ -366,6 +430,26 @@ class SessionService:
     async def aclose(self) -> None:
         if self._loaded:
             await self.save()
+
+
+class SessionPersistence(Protocol):
+    """Where sessions are kept between daemons (the durable store)."""
+
+    async def load_sessions(self, limit: int) -> list[str]: ...
+
+    async def save_sessions(
+        self, rows: list[SessionRow], ended: list[str], evicted: list[str]
+    ) -> None: ...
+
+
+def _marker(data: SessionData) -> tuple[object, ...]:
+    """Changes whenever a session does (a turn, a failed request, a new session)."""
+    return (
+        data.last_active_at,
+        len(data.messages),
+        data.stats.requests,
+        data.stats.failed_requests,
+    )
 
 
 def _add_usage(total: Usage, usage: Usage) -> None:

@@ -1,0 +1,202 @@
+"""Exchange rows: built and scrubbed on the writer thread, queried on a worker thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from dspex_protocol import LogEntry, LogsQueryParams, LogsQueryResult, Usage
+
+from ..telemetry import Exchange
+
+SCRUBBED = "<redacted>"
+_INLINE_BYTES = 256  # base64 image data longer than this is logged by size only
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= 4 and secret in text:
+            text = text.replace(secret, SCRUBBED)
+    return text
+
+
+def _dumps(value: Any, secrets: Sequence[str]) -> str:
+    return scrub(json.dumps(value, ensure_ascii=False, separators=(",", ":")), secrets)
+
+
+def _shrink_images(request: dict[str, Any]) -> dict[str, Any]:
+    for message in request.get("messages") or []:
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            data = part.get("data") if isinstance(part, dict) else None
+            if isinstance(data, str) and len(data) > _INLINE_BYTES:
+                part["data"] = f"<{len(data)} base64 characters, not logged>"
+    return request
+
+
+def _request(exchange: Exchange) -> tuple[dict[str, Any], str]:
+    """The logged request (the params less transport tokens) and its searchable text."""
+    wire: dict[str, Any] = exchange.params.to_wire()
+    for key in ("partialResultToken", "workDoneToken"):
+        wire.pop(key, None)
+    if exchange.operation == "chat":
+        texts = [m.text() for m in exchange.params.messages]
+    else:
+        texts = list(exchange.params.inputs)
+    return _shrink_images(wire), "\n".join(t for t in texts if t)
+
+
+def _response(exchange: Exchange) -> tuple[dict[str, Any] | None, str]:
+    result = exchange.result
+    if result is None:
+        return None, ""
+    if exchange.operation == "embed":
+        return {"dimensions": result.dimensions, "count": len(result.embeddings)}, ""
+    choice = result.choices[0]
+    response: dict[str, Any] = {
+        "message": choice.message.to_wire(),
+        "finishReason": choice.finish_reason,
+    }
+    if result.notices:
+        response["notices"] = result.notices
+    if result.error:
+        response["error"] = result.error
+    return response, choice.message.content or ""
+
+
+def insert_exchange(conn: sqlite3.Connection, exchange: Exchange, secrets: Sequence[str]) -> int:
+    request, prompt = _request(exchange)
+    response, answer = _response(exchange)
+    usage = getattr(exchange.result, "usage", None)
+    cost = getattr(exchange.result, "cost", None)
+    cost_usd = cost if isinstance(cost, int | float) else getattr(cost, "total", None)
+    error_kind = exchange.error_kind
+    if error_kind is None and response is not None and response.get("error"):
+        error_kind_text: str | None = str(response["error"].get("kind"))
+    else:
+        error_kind_text = error_kind.value if error_kind is not None else None
+    cursor = conn.execute(
+        "INSERT INTO exchanges (at, operation, correlation_id, session_id, provider, model,"
+        " request, response, error_kind, error_message, prompt_tokens, completion_tokens,"
+        " total_tokens, cost_usd, latency_ms, streamed)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            exchange.started_at,
+            exchange.operation,
+            exchange.correlation_id,
+            getattr(exchange.params, "session_id", None),
+            exchange.provider or getattr(exchange.params, "provider", None),
+            exchange.model or getattr(exchange.params, "model", None),
+            _dumps(request, secrets),
+            None if response is None else _dumps(response, secrets),
+            error_kind_text,
+            None if exchange.error_message is None else scrub(exchange.error_message, secrets),
+            getattr(usage, "prompt_tokens", None),
+            getattr(usage, "completion_tokens", None),
+            getattr(usage, "total_tokens", None),
+            cost_usd,
+            round(exchange.latency_ms, 3),
+            int(getattr(exchange.params, "partial_result_token", None) is not None),
+        ),
+    )
+    row_id = int(cursor.lastrowid or 0)
+    conn.execute(
+        "INSERT INTO exchanges_fts (rowid, prompt, answer) VALUES (?, ?, ?)",
+        (row_id, scrub(prompt, secrets), scrub(answer, secrets)),
+    )
+    return row_id
+
+
+_COLUMNS = (
+    "e.id, e.at, e.operation, e.correlation_id, e.session_id, e.provider, e.model, e.request,"
+    " e.response, e.error_kind, e.error_message, e.prompt_tokens, e.completion_tokens,"
+    " e.total_tokens, e.cost_usd, e.latency_ms, e.streamed"
+)
+
+
+def _where(params: LogsQueryParams) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, value in (
+        ("e.provider", params.provider),
+        ("e.model", params.model),
+        ("e.session_id", params.session_id),
+        ("e.correlation_id", params.correlation_id),
+        ("e.operation", params.operation),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if params.since is not None:
+        clauses.append("e.at >= ?")
+        args.append(params.since.timestamp())
+    if params.until is not None:
+        clauses.append("e.at < ?")
+        args.append(params.until.timestamp())
+    if params.errors_only:
+        clauses.append("e.error_kind IS NOT NULL")
+    if params.q is not None:
+        clauses.append("e.id IN (SELECT rowid FROM exchanges_fts WHERE exchanges_fts MATCH ?)")
+        args.append(params.q)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def query_logs(conn: sqlite3.Connection, params: LogsQueryParams, enabled: bool) -> LogsQueryResult:
+    where, args = _where(params)
+    if params.cursor is not None:
+        try:
+            before = int(params.cursor)
+        except ValueError:
+            raise ValueError("cursor: not a cursor from a previous page") from None
+        where += (" AND " if where else " WHERE ") + "e.id < ?"
+        args.append(before)
+        offset = 0
+    else:
+        offset = params.offset
+    sql = f"SELECT {_COLUMNS} FROM exchanges e{where} ORDER BY e.id DESC LIMIT ? OFFSET ?"
+    try:
+        rows = conn.execute(sql, [*args, params.limit + 1, offset]).fetchall()
+    except sqlite3.OperationalError as exc:
+        if params.q is not None and "locked" not in str(exc):
+            raise ValueError(f"q: not a valid full-text query ({exc})") from None
+        raise
+    more = len(rows) > params.limit
+    entries = [_entry(row) for row in rows[: params.limit]]
+    return LogsQueryResult(
+        entries=entries,
+        next_cursor=str(entries[-1].id) if more and entries else None,
+        enabled=enabled,
+    )
+
+
+def _entry(row: tuple[Any, ...]) -> LogEntry:
+    id_, at, operation, correlation_id, session_id, provider, model = row[:7]
+    request, response, error_kind, error_message = row[7:11]
+    prompt, completion, total, cost, latency, streamed = row[11:]
+    usage = (
+        Usage(prompt_tokens=prompt or 0, completion_tokens=completion or 0, total_tokens=total or 0)
+        if total is not None
+        else None
+    )
+    return LogEntry(
+        id=id_,
+        at=datetime.fromtimestamp(at, UTC),
+        operation=operation,
+        correlation_id=correlation_id,
+        session_id=session_id,
+        provider=provider,
+        model=model,
+        request=json.loads(request),
+        response=None if response is None else json.loads(response),
+        error_kind=error_kind,
+        error_message=error_message,
+        usage=usage,
+        cost_usd=cost,
+        latency_ms=latency,
+        streamed=bool(streamed),
+    )
