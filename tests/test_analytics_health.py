@@ -196,7 +196,7 @@ async def test_heavy_work_runs_on_the_analytics_executor_not_the_loop() -> None:
 def test_costs_on_events_reach_the_window() -> None:
     store = SampleStore(lambda: 10)
     event = stop_event("p", 5.0)
-    event.cost = 0.25  # type: ignore[attr-defined]  # the cost engine's field, once it exists
+    event.cost_usd = 0.25  # priced by the pipeline's accounting
     store.on_event(event)
     snap = store.snapshot("p")
     assert snap is not None and snap.costs == [0.25]
