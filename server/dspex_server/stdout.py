@@ -4,6 +4,10 @@ pygls' `StdoutWriter` does a blocking write and flush per message; under pipelin
 is one system call per answer. Coalescing per loop iteration keeps the order of frames (one
 FIFO buffer), adds no latency (the flush runs before the loop next waits for input), and
 turns a burst of answers into one system call (measured in bench/, see docs/benchmarks.md).
+
+`sys.stdout.buffer` is a raw `FileIO` when Python runs unbuffered (`-u`, `PYTHONUNBUFFERED`,
+which editors often set): its `write` may write only part of the data (a signal interrupting
+a write to a full pipe), so every write here loops until all of it has left.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import BinaryIO
 
 log = logging.getLogger("dspex.server")
@@ -41,7 +46,7 @@ class CoalescingWriter:
         if self._broken:
             return
         try:
-            self._stream.write(data)
+            _write_all(self._stream, data)
             self._stream.flush()
         except (BrokenPipeError, ConnectionResetError):
             self._broken = True
@@ -49,3 +54,17 @@ class CoalescingWriter:
 
     def close(self) -> None:
         self.flush()
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    """Write all of `data`: a raw stream may take part of it per call."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = stream.write(view)
+        except BlockingIOError as exc:  # a buffered stream on a non-blocking fd (a socket
+            written = exc.characters_written  # shared with stdin, which asyncio reads)
+        if not written:  # a non-blocking raw stream that would block: let the reader drain
+            time.sleep(0.001)
+            continue
+        view = view[written:]
