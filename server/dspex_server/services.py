@@ -29,6 +29,7 @@ from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .reliability.breaker import BreakerRegistry
+from .reliability.memory import MemoryReclaimer
 from .stats import Stats, circuit_info
 from .store import Store
 from .store.indexes import SavedIndexes
@@ -51,6 +52,9 @@ class Services:
             trips=lambda name, kind: kind in self.config.settings.circuit_policy(name).trip_on,
         )
         self.events.subscribe(self.stats.on_event)
+        # Gives memory back to the OS when the daemon goes idle after a burst.
+        self.memory = MemoryReclaimer.from_environ(self.config.environ)
+        self.events.subscribe(self.memory.on_event)
         self.registry = AdapterRegistry(self.config)
         # Sessions, context windows, cost and the catalog (issue 5).
         self.prices = PriceBook()
@@ -144,6 +148,7 @@ class Services:
         )
 
     async def aclose(self) -> None:
+        self.memory.close()
         await self.sessions.aclose()
         self.analytics.close()
         await asyncio.to_thread(self.store.close)

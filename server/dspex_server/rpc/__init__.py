@@ -28,4 +28,6 @@ def build_server(services: Services | None = None) -> tuple[DspexServer, Service
     server.provider_names = [p.name for p in PROVIDERS]
     for register in REGISTRARS:
         register(server, services)
+    futures = server.protocol._request_futures
+    services.memory.busy = lambda: any(not f.done() for f in list(futures.values()))
     return server, services

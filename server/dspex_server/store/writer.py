@@ -139,31 +139,36 @@ class Writer:
                 return
             batch, stop = self._collect(first)
             self._commit(conn, batch)
+            # Hold no operation (an exchange, its future) while waiting for the next one.
+            del first, batch
             if stop:
                 return
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
         results: list[tuple[_Item, Any, BaseException | None]] = []
+        # One cursor for the batch's own statements: sqlite3 keeps a weak reference per
+        # cursor created (up to 200 alive), and those kept a burst's memory pinned.
+        cur = conn.cursor()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            cur.execute("BEGIN IMMEDIATE")
             for item in batch:
-                conn.execute("SAVEPOINT op")
+                cur.execute("SAVEPOINT op")
                 try:
                     value = item.op(conn)
                 except Exception as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
+                    cur.execute("ROLLBACK TO op")
+                    cur.execute("RELEASE op")
                     log.error("store operation failed: %s", type(exc).__name__)
                     results.append((item, None, exc))
                 else:
-                    conn.execute("RELEASE op")
+                    cur.execute("RELEASE op")
                     results.append((item, value, None))
-            conn.execute("COMMIT")
+            cur.execute("COMMIT")
             self.batches += 1
         except Exception as exc:
             log.error("store commit failed: %s", type(exc).__name__)
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                cur.execute("ROLLBACK")
             for item in batch:
                 item.future.set_exception(exc)
             return
