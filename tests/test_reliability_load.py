@@ -15,20 +15,25 @@ LATENCY_MS = 5000
 WARM_UP = 2  # floods before the baseline: pools, caches and the store reach their size
 MEASURED = 3  # floods compared with the baseline
 # After each flood the daemon goes idle and reclaims (reliability/memory.py: a full
-# collection, then malloc_trim), and logs its live heap. Measured over 5 runs of 5 floods
-# each on 2 loaded cores (see docs/reliability.md):
-# - live pymalloc/object blocks after a reclaim vary by < 100 between floods (~257,500), and
-#   a leak of one object per request would add 10,000 a flood;
-# - glibc's bytes in use grow by ~20 kB a flood (2 B a request: the store's and the stats'
-#   tables, which level off), and a leak of 50 B a request would add 500 kB;
-# - RSS, idle after the reclaim, stays within +-2 MB of the baseline with no trend; a leak of
-#   200 B a request would add 2 MB a flood (6 MB over the measured floods).
-# Without the reclaim RSS moves by up to ~11 MB between floods (CPython's free lists pin
-# its 1 MiB arenas at random), which is why the test used to allow 16 MB.
+# collection, then malloc_trim) and logs its live heap. Measured over 8 runs on 2 loaded
+# cores (numbers in docs/reliability.md, "Memory after bursts"):
+# - live blocks after a reclaim stay within +-150 of ~257,500 from flood to flood; a leak
+#   of one object per request would add 10,000 a flood;
+# - glibc's bytes in use grow by 2-25 kB a flood (~1-2 B a request); a leak of 50 B a
+#   request would add 500 kB a flood;
+# - RSS, idle after the reclaim, moves by -4..+12 MB from the baseline between floods even
+#   though the heap is flat (the few objects that outlive a flood, e.g. sqlite3's weak
+#   references to cursors, pin CPython's 1 MiB arenas at random); the lowest of the three
+#   measured floods was within +0.1 MB of the baseline (or below it) in 7 of 8 runs and
+#   +5.2 MB with two extra busy loops on the 2 cores. So RSS is checked twice: its floor
+#   must not rise by 8 MB (memory outside both heaps leaking 800 B a request fails it on
+#   the first measured flood) and no flood may leave it 16 MB up.
+# A Python or malloc leak of 200 B a request fails the heap checks 4-5 times over (10,000
+# blocks, 2 MB a flood).
 BLOCKS_SLACK = 2_000
 MALLOC_SLACK_KB = 512
-RSS_SLACK_KB = 4 * 1024
-RSS_TREND_KB_PER_FLOOD = 1536
+RSS_FLOOR_SLACK_KB = 8 * 1024
+RSS_SLACK_KB = 16 * 1024
 RECLAIM = re.compile(
     rb"memory reclaimed after (\d+) requests: rss \d+ -> \d+ kB, \d+ objects collected, "
     rb"trimmed=\w+, blocks=(\d+), malloc_in_use=(\d+|\?) kB"
@@ -84,14 +89,6 @@ async def idle_after(d: RawDaemon, floods: int) -> Idle:
     return Idle(d.rss_kb(), int(blocks), None if malloc_kb == b"?" else int(malloc_kb))
 
 
-def slope(values: list[int]) -> float:
-    """Least-squares growth per flood."""
-    n = len(values)
-    mean_x, mean_y = (n - 1) / 2, sum(values) / n
-    num = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(values))
-    return num / sum((x - mean_x) ** 2 for x in range(n))
-
-
 async def test_ten_thousand_requests_in_flight(env: dict[str, str]) -> None:
     opts = {"providers": {"mock": {"latencyMs": LATENCY_MS}}}
     env = {**env, "DSPEX_LOG_LEVEL": "info"}  # the reclaim's log line carries the live heap
@@ -107,14 +104,14 @@ async def test_ten_thousand_requests_in_flight(env: dict[str, str]) -> None:
         rss = [m.rss_kb for m in marks]
         print(
             f"RSS kB: {rss}; blocks: {[m.blocks for m in marks]}; "
-            f"malloc kB: {[m.malloc_kb for m in marks]}; RSS slope {slope(rss):.0f} kB/flood"
+            f"malloc kB: {[m.malloc_kb for m in marks]}"
         )
         for m in marks[1:]:
             assert m.blocks - base.blocks <= BLOCKS_SLACK, (base, m)
             if m.malloc_kb is not None and base.malloc_kb is not None:
                 assert m.malloc_kb - base.malloc_kb <= MALLOC_SLACK_KB, (base, m)
             assert m.rss_kb - base.rss_kb <= RSS_SLACK_KB, (base, m)
-        assert slope(rss) <= RSS_TREND_KB_PER_FLOOD, rss
+        assert min(rss[1:]) - base.rss_kb <= RSS_FLOOR_SLACK_KB, rss
         stats = await d.result("dspex/stats", {"provider": "mock"})
         entry = stats["providers"][0]
         total = (WARM_UP + MEASURED) * N
