@@ -17,19 +17,105 @@ BackendUsed = Literal["numpy", "cupy", "array_api_strict"]
 
 MAX_SAMPLES = 1_000_000
 MAX_VECTORS = 200_000
+MAX_DIMENSIONS = 65_536
+
+
+class PackedVectors(WireModel):
+    """Vectors in bulk: `rows` × `dimensions` little-endian IEEE-754 float32 values, row
+    after row, base64-encoded (RFC 4648 standard alphabet, padded) in `data`. About 5.3
+    characters per value instead of ~20 for a JSON number. The length of `data` must match
+    rows × dimensions × 4 bytes exactly; NaN and infinities are refused by the daemon."""
+
+    rows: int = Field(ge=1, le=MAX_VECTORS)
+    dimensions: int = Field(ge=1, le=MAX_DIMENSIONS)
+    dtype: Literal["float32"] = Field(default="float32", description="Little-endian float32.")
+    data: str = Field(description="base64 of rows × dimensions × 4 bytes.")
+
+    @model_validator(mode="after")
+    def _length(self) -> PackedVectors:
+        expected = self.rows * self.dimensions * 4
+        chars = len(self.data)
+        if chars % 4:
+            raise ValueError(f"data: {chars} base64 characters (not a multiple of 4)")
+        padding = len(self.data) - len(self.data.rstrip("="))
+        got = chars // 4 * 3 - min(padding, 2)
+        if got != expected:
+            raise ValueError(
+                f"data holds {got} bytes; rows × dimensions × 4 = "
+                f"{self.rows} × {self.dimensions} × 4 = {expected} expected"
+            )
+        return self
+
+    def to_bytes(self) -> bytes:
+        """The raw little-endian float32 bytes; invalid base64 raises ValueError."""
+        import binascii
+
+        try:
+            raw = binascii.a2b_base64(self.data, strict_mode=True)
+        except binascii.Error as exc:
+            raise ValueError(f"data is not valid base64 ({exc})") from None
+        if len(raw) != self.rows * self.dimensions * 4:  # pragma: no cover - checked above
+            raise ValueError("data does not hold rows × dimensions × 4 bytes")
+        return raw
+
+    @classmethod
+    def from_bytes(
+        cls, raw: bytes | bytearray | memoryview, rows: int, dimensions: int
+    ) -> PackedVectors:
+        """Pack raw little-endian float32 bytes (e.g. `ndarray.astype('<f4').tobytes()`)."""
+        import binascii
+
+        return cls(
+            rows=rows,
+            dimensions=dimensions,
+            data=binascii.b2a_base64(raw, newline=False).decode("ascii"),
+        )
+
+    @classmethod
+    def pack(cls, vectors: Any) -> PackedVectors:
+        """Pack a 2-D array (anything with `shape` and `astype`, e.g. NumPy or CuPy on the
+        host) or a list of equal-length lists of numbers."""
+        if hasattr(vectors, "shape") and hasattr(vectors, "astype"):
+            if len(vectors.shape) != 2:
+                raise ValueError("pack: expected a 2-D array (rows × dimensions)")
+            rows, dims = (int(n) for n in vectors.shape)
+            raw = vectors.astype("<f4", order="C", copy=False).tobytes()
+            return cls.from_bytes(raw, rows, dims)
+        import array
+        import sys
+
+        rows_list = [list(v) for v in vectors]
+        dims = len(rows_list[0]) if rows_list else 0
+        if any(len(v) != dims for v in rows_list):
+            raise ValueError("pack: vectors of unequal dimensions")
+        flat = array.array("f", (float(x) for v in rows_list for x in v))
+        if sys.byteorder == "big":  # pragma: no cover - little-endian hosts in CI
+            flat.byteswap()
+        return cls.from_bytes(flat.tobytes(), len(rows_list), dims)
 
 
 class _TextsOrVectors(WireModel):
     texts: list[str] | None = Field(default=None, min_length=1, max_length=MAX_VECTORS)
     vectors: list[Vector] | None = Field(default=None, min_length=1, max_length=MAX_VECTORS)
+    packed_vectors: PackedVectors | None = Field(
+        default=None, description="The vectors in compact form, instead of `vectors`."
+    )
     provider: str | None = Field(default=None, description="Embedding provider for `texts`.")
     model: str | None = Field(default=None, description="Embedding model for `texts`.")
 
     @model_validator(mode="after")
     def _one_source(self) -> _TextsOrVectors:
-        if (self.texts is None) == (self.vectors is None):
-            raise ValueError("give exactly one of texts or vectors")
+        given = [x is not None for x in (self.texts, self.vectors, self.packed_vectors)]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of texts, vectors or packedVectors")
         return self
+
+    @property
+    def count(self) -> int:
+        """How many texts or vectors the request carries."""
+        if self.packed_vectors is not None:
+            return self.packed_vectors.rows
+        return len(self.texts or self.vectors or [])
 
 
 # -- performance ---------------------------------------------------------------------------
