@@ -18,7 +18,7 @@ from .backend import AnalyticsInputError, Array, Namespace, namespace_name, to_h
 from .similarity import as_matrix, blocked_topk, check_dimensions, l2_normalize
 from .topk import chunked_topk
 
-CHUNK_BYTES = 256 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024 * 1024  # 1M × 256 float32 in one chunk: one GEMV per query
 NORMALISE_ROWS = 8192  # rows normalised at a time on insert (float64 temporaries stay small)
 
 
