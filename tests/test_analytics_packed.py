@@ -18,11 +18,12 @@ from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException
 
 from dspex_client import DspexClient
-from dspex_protocol import IndexAddParams, PackedVectors
+from dspex_protocol import IndexAddParams, PackedVectors, PerformanceParams
+from dspex_protocol.analytics import PackedValues
 from dspex_server.analytics import index as index_module
 from dspex_server.analytics.backend import AnalyticsInputError, _numpy_namespace
 from dspex_server.analytics.index import VectorIndex
-from dspex_server.analytics.packed import decode_packed
+from dspex_server.analytics.packed import decode_packed, decode_values
 from dspex_server.analytics.topk import chunked_topk
 
 RNG = np.random.default_rng(5)
@@ -89,6 +90,26 @@ def test_bad_base64_nan_and_infinity_are_refused_with_the_position() -> None:
     m[2, 1], m[0, 3] = 0, -np.inf
     with pytest.raises(AnalyticsInputError, match="row 0, column 3"):
         decode_packed(PackedVectors.pack(m))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=50))
+def test_packed_values_keep_float64_exactly(values: list[float]) -> None:
+    packed = PackedValues.model_validate(PackedValues.pack(values).to_wire())
+    assert packed.count == len(values) and packed.dtype == "float64"
+    assert decode_values(packed).tolist() == values
+    as32 = PackedVectors.pack(np.array([values or [0.0]]), dtype="float64")
+    assert decode_packed(as32).dtype == np.float64
+
+
+def test_packed_values_refuse_nan_and_a_wrong_count() -> None:
+    with pytest.raises(AnalyticsInputError, match="index 2 is NaN or infinite"):
+        decode_values(PackedValues.pack([1.0, 2.0, float("nan")]))
+    good = PackedValues.pack([1.0, 2.0]).to_wire()
+    with pytest.raises(ValidationError, match="count = 3 × 8 = 24 expected"):
+        PackedValues.model_validate(good | {"count": 3})
+    with pytest.raises(ValidationError, match="not both"):
+        PerformanceParams.model_validate({"samples": [1.0], "packedSamples": good})
 
 
 def test_exactly_one_source_of_vectors() -> None:
@@ -187,6 +208,19 @@ async def test_packed_add_and_query_equal_json_lists(daemon: Daemon) -> None:
     np.testing.assert_allclose(sims["matrix"], unit(queries) @ unit(queries).T, atol=1e-6)
 
 
+async def test_performance_of_packed_samples_equals_json(daemon: Daemon) -> None:
+    x = RNG.gamma(2.0, 30.0, 5000)
+    packed = await daemon.request(
+        "dspex/analytics/performance", {"packedSamples": PackedValues.pack(x).to_wire()}
+    )
+    listed = await daemon.request("dspex/analytics/performance", {"samples": x.tolist()})
+    assert packed == listed and packed["count"] == 5000
+    bad = PackedValues.pack([1.0, float("inf")]).to_wire()
+    with pytest.raises(JsonRpcException) as err:
+        await daemon.request("dspex/analytics/performance", {"packedSamples": bad})
+    assert "packedSamples: value at index 1 is NaN or infinite" in _invalid(err)
+
+
 def _invalid(err: pytest.ExceptionInfo[JsonRpcException]) -> str:
     assert err.value.code == -32602
     return json.dumps(err.value.data, ensure_ascii=False)
@@ -197,7 +231,7 @@ async def test_bad_packed_vectors_are_invalid_params(daemon: Daemon) -> None:
     short = wire(np.ones((2, 4))) | {"rows": 3}
     with pytest.raises(JsonRpcException) as err:
         await daemon.request("dspex/index/add", {"name": "v", "packedVectors": short})
-    assert "rows × dimensions × 4 = 3 × 4 × 4 = 48 expected" in _invalid(err)
+    assert "data holds 32 bytes; rows × dimensions = 3 × 4 × 4 = 48 expected" in _invalid(err)
     nan = np.ones((2, 4), np.float32)
     nan[1, 2] = np.nan
     with pytest.raises(JsonRpcException) as err:

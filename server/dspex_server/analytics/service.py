@@ -21,7 +21,7 @@ from .cache import SemanticCache
 from .compare import CompareOptions, Group, compare
 from .health import HealthMonitor
 from .index import IndexStore, VectorIndex
-from .packed import decode_packed
+from .packed import decode_packed, decode_values
 from .samples import SampleStore
 from .similarity import as_matrix, cosine_matrix
 from .stats import performance
@@ -85,8 +85,10 @@ class Analytics:
 
     async def performance(self, params: an.PerformanceParams) -> an.PerformanceResult:
         extra: dict[str, Any] = {}
-        if params.samples is not None:
-            latencies, tps = params.samples, params.tokens_per_second
+        latencies: Any
+        if params.samples is not None or params.packed_samples is not None:
+            latencies = params.samples if params.samples is not None else params.packed_samples
+            tps = params.tokens_per_second
             source = "samples"
         else:
             assert params.provider is not None
@@ -101,8 +103,11 @@ class Analytics:
                     extra["mean_cost"] = sum(snap.costs) / len(snap.costs)
 
         def compute() -> tuple[Any, str]:
-            xp = self.xp(len(latencies))
-            return performance(xp, latencies, tps), namespace_name(xp)
+            values = (
+                decode_values(latencies) if isinstance(latencies, an.PackedValues) else latencies
+            )
+            xp = self.xp(len(values))
+            return performance(xp, values, tps), namespace_name(xp)
 
         perf, backend = await self.run(compute)
         return an.PerformanceResult(
