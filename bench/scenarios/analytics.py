@@ -19,6 +19,7 @@ NAME = "analytics"
 TITLE = "Analytics: performance statistics and exact top-10 cosine search"
 METHOD_NOT_FOUND = -32601
 DSPEX = "dspex/index/query"
+SETTLE_S = 0.3  # pause before each timed search: spinning BLAS/OpenMP threads go idle
 K = 10
 BLOCK_ROWS = 65_536
 MESSAGE_BUDGET_BYTES = 48_000_000  # under the daemon's 64 MiB frame limit
@@ -93,7 +94,16 @@ async def run(cfg: RunConfig) -> ScenarioResult:
         why_perf = await _probe(client, "dspex/analytics/performance", {"samples": [1.0, 2.0]})
         why_index = await _probe(client, "dspex/index/query", {"name": "bench", "k": 1})
         perf_rows = await _performance(client, samples, reps, why_perf)
-        search_rows = await _search(client, matrix, queries, one, reps, why_index, result)
+        search_rows = await _search(
+            client,
+            matrix,
+            queries,
+            one,
+            reps,
+            why_index,
+            result,
+            settle_s=0 if cfg.quick else SETTLE_S,
+        )
     result.rows += perf_rows + search_rows
     result.notes += [n for n in (why_perf, why_index) if n]
     result.notes.append("CuPy path: skipped (no GPU on this machine)")
@@ -146,9 +156,12 @@ async def _search(
     reps: int,
     why: str | None,
     result: ScenarioResult,
+    settle_s: float = 0.0,
 ) -> list[Row]:
     """Every contender, the read floor included, runs once per repetition, in turn, so a
-    shared machine's load changes hit them all alike; medians are reported."""
+    shared machine's load changes hit them all alike; medians are reported. Each waits
+    `settle_s` first: BLAS and OpenMP worker threads spin for a while after a call, and the
+    previous contender's spinning threads would slow the next one down."""
     import numpy as np
 
     size = f"{matrix.shape[0]:,} x {matrix.shape[1]} float32"
@@ -184,14 +197,16 @@ async def _search(
     floor_runs: dict[str, list[float]] = {"sum": [], "gemv": []}
     runs: dict[tuple[str, int], list[float]] = {}
     # One query is cheap and noisier: more repetitions.
-    for batch, batch_reps in ((queries, reps), (one, max(3 * reps, 9))):
+    for batch, batch_reps in ((queries, reps), (one, 3 * reps if settle_s else reps)):
         for _ in range(batch_reps):
             for what, read in (
                 ("sum", lambda: np.add.reduce(matrix, axis=0)),
                 ("gemv", lambda: matrix @ probe),
             ):
+                await asyncio.sleep(settle_s)
                 floor_runs[what].append(_timed(read)[0])
             for label, search in contenders:
+                await asyncio.sleep(settle_s)
                 started = time.perf_counter()
                 ids = await search(batch)
                 runs.setdefault((label, len(batch)), []).append(time.perf_counter() - started)
