@@ -90,7 +90,7 @@ class DspexProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
-        if not self._server.loaded and method is not None and method not in LIFECYCLE:
+        if self._server.loader is not None and method is not None and method not in LIFECYCLE:
             # The first message after `initialize` (`initialized`, or a script's first
             # request) loads the services and every handler, then is dispatched as usual.
             self._server.ensure_loaded()
