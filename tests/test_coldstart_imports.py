@@ -167,7 +167,12 @@ def test_the_light_name_lists_match_what_loading_registers() -> None:
     assert tuple(spec.name for spec in ALL) == METHOD_NAMES
     assert tuple(p.name for p in PROVIDERS) == PROVIDER_NAMES
     cold = DspexServer()
-    cold.loader = lambda server: build_server()[1]
+
+    def never(server: DspexServer) -> Any:
+        raise AssertionError("capabilities must not load the services")
+
+    cold.loader = never
+    assert not cold.loaded
     before = cold.capabilities_wire()
     server, _ = build_server()
     assert sorted(server.methods) == sorted(METHOD_NAMES)
