@@ -142,7 +142,7 @@ async def test_initialize_is_answered_before_anything_heavy_is_imported(tmp_path
 
 
 async def test_the_first_message_after_initialize_loads_the_services(tmp_path: Path) -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"jsonrpc": "2.0", "method": "initialized", "params": {}},
         {"jsonrpc": "2.0", "id": 1, "method": "dspex/config"},
     ]
