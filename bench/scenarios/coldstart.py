@@ -28,6 +28,20 @@ async def until_initialized(server: Server) -> float:
         await client.close()
 
 
+async def until_first_answer(server: Server) -> float:
+    """Spawn → initialize → initialized → the first real request answered: what a script
+    that starts a daemon per call waits for (dspex loads its services after `initialize`)."""
+    client = LspClient()
+    started = time.perf_counter()
+    await client.start(server.cmd, server.env)
+    try:
+        await asyncio.wait_for(client.initialize(), 60)
+        await asyncio.wait_for(client.request(server.method, dict(server.params)), 60)
+        return time.perf_counter() - started
+    finally:
+        await client.close()
+
+
 async def until_exit(code: str) -> float:
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, env=daemon_env())
@@ -41,6 +55,14 @@ async def run(cfg: RunConfig) -> ScenarioResult:
         ("dspex daemon: spawn → initialize answered", lambda: until_initialized(dspex_chat())),
         ("bare pygls server: spawn → initialize answered", lambda: until_initialized(echo(False))),
         ("python -c pass", lambda: until_exit("pass")),
+        (
+            "dspex daemon: spawn → first dspex/chat (mock) answered",
+            lambda: until_first_answer(dspex_chat()),
+        ),
+        (
+            "bare pygls server: spawn → first echo answered",
+            lambda: until_first_answer(echo(False)),
+        ),
     ]
     result = ScenarioResult(NAME, TITLE, ["ms"], params={"reps": cfg.cold_reps})
     if installed("litellm"):
@@ -60,4 +82,10 @@ async def run(cfg: RunConfig) -> ScenarioResult:
     dspex, pygls = (median(samples[label]) for label, _ in contenders[:2])
     ratio = dspex / pygls
     result.goal("spawn→initialize vs bare pygls", ratio, "<= 1.15x", ratio <= 1.15)
+    first = median(samples[contenders[3][0]]) / median(samples[contenders[4][0]])
+    result.goal("(info) spawn→first answer vs bare pygls", first, "<= 1.15x", first <= 1.15)
+    result.notes.append(
+        "dspex answers `initialize` from name lists and loads its services (pydantic models, "
+        "handlers, providers) on the next message; the first-answer rows include that load."
+    )
     return result

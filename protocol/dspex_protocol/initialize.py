@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ._base import WireModel
+from .names import PROTOCOL_VERSION
 
-PROTOCOL_VERSION = "1.0"
+__all__ = ["PROTOCOL_VERSION", "DspexCapabilities"]
 
 
 class DspexCapabilities(WireModel):

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 
 from dspex_protocol import ChatParams, Cost, ErrorKind, Message, Truncation, Usage
 
+from .context import (
+    REQUEST_OVERHEAD,
+    estimate_message_tokens,
+    estimate_tools_tokens,
+    fit_messages,
+)
+from .cost import PRICES_PROVIDER
 from .errors import DspexError
+from .telemetry import RequestEvent
 
 if TYPE_CHECKING:
     from .catalog.service import ModelCatalog
@@ -83,13 +91,6 @@ class CostAndContext(Accounting):
     async def before(
         self, params: ChatParams, provider: str, model: str, correlation_id: str
     ) -> ChatPlan:
-        from .context import (
-            REQUEST_OVERHEAD,
-            estimate_message_tokens,
-            estimate_tools_tokens,
-            fit_messages,
-        )
-
         ratio = self.ratio(provider, model)
         fixed_raw = REQUEST_OVERHEAD + estimate_tools_tokens(params.tools)
         plan = ChatPlan(list(params.messages))
@@ -175,8 +176,6 @@ class CostAndContext(Accounting):
         usage: Usage,
         session_id: str | None,
     ) -> tuple[Cost | None, str | None]:
-        from .cost import PRICES_PROVIDER
-
         if provider in PRICES_PROVIDER and (usage.prompt_tokens or usage.completion_tokens):
             await self.prices.ready()
         cost, reason = self.prices.cost(provider, [reported_model, model], usage)
@@ -194,8 +193,6 @@ class CostAndContext(Accounting):
 
     def on_event(self, event: object) -> None:
         """Releases a request's budget reservation when it stops (telemetry subscriber)."""
-        from .telemetry import RequestEvent
-
         if isinstance(event, RequestEvent) and event.phase == "stop":
             self.ledger.release(event.correlation_id)
 

@@ -13,8 +13,8 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -28,10 +28,17 @@ from pygls.protocol import (
 )
 from pygls.protocol.language_server import lsp_method
 
-from dspex_protocol import PROTOCOL_VERSION, DspexCapabilities
+from dspex_protocol.names import COMMAND_NAMES, METHOD_NAMES, PROTOCOL_VERSION
 
 from . import __version__
+from .logs import setup_logging
+from .providers.names import PROVIDER_NAMES
 from .stdout import CoalescingWriter
+
+if TYPE_CHECKING:
+    from dspex_protocol import DspexCapabilities
+
+    from .services import Services
 
 log = logging.getLogger("dspex.server")
 
@@ -39,6 +46,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 EXIT_DRAIN_S = 30.0
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+# Messages handled before the daemon's services are loaded (see DspexServer.ensure_loaded).
+LIFECYCLE = frozenset({types.INITIALIZE, types.SHUTDOWN, types.EXIT, types.CANCEL_REQUEST})
 
 
 def dict_converter() -> Any:
@@ -62,8 +71,14 @@ class DspexProtocol(LanguageServerProtocol):
     def lsp_initialize(
         self, params: types.InitializeParams
     ) -> Generator[Any, Any, types.InitializeResult]:
+        self._server.initialize_params = params
         result: types.InitializeResult = yield from super().lsp_initialize(params)
-        result.capabilities.experimental = {"dspex": self._server.capabilities().to_wire()}
+        result.capabilities.experimental = {"dspex": self._server.capabilities_wire()}
+        commands = result.capabilities.execute_command_provider
+        if not self._server.loaded and commands is not None:
+            # Commands are registered on loading, after this answer: advertise them now.
+            known = list(commands.commands)
+            commands.commands = known + [c for c in COMMAND_NAMES if c not in known]
         return result
 
     @lsp_method(types.EXIT)
@@ -75,6 +90,10 @@ class DspexProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
+        if self._server.loader is not None and method is not None and method not in LIFECYCLE:
+            # The first message after `initialize` (`initialized`, or a script's first
+            # request) loads the services and every handler, then is dispatched as usual.
+            self._server.ensure_loaded()
         if method == types.CANCEL_REQUEST and isinstance(message, JsonRPCNotification):
             # pygls reads `params.id`, but params stay plain dicts here (dict_converter).
             params = message.params
@@ -161,14 +180,63 @@ class DspexServer(LanguageServer):
             converter_factory=dict_converter,
         )
         self._reader_task: asyncio.Task[None] | None = None
+        # Methods with a handler registered (rpc/base.py `method`), filled on loading.
         self.methods: list[str] = []
-        self.provider_names: list[str] = []
+        self.provider_names: list[str] = list(PROVIDER_NAMES)
+        self.initialize_params: types.InitializeParams | None = None
+        # Cold start: `initialize` is answered from this module alone; the services, the
+        # protocol models and the handlers are loaded by `ensure_loaded`, called with the
+        # first message after `initialize` (see `DspexProtocol.handle_message`).
+        self.loader: Callable[[DspexServer], Services] | None = None
+        self.services: Services | None = None
+        self._on_initialize_task: asyncio.Future[Any] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.loader is None
+
+    def ensure_loaded(self) -> None:
+        loader, self.loader = self.loader, None
+        if loader is None:
+            return
+        try:
+            self.services = loader(self)
+        except BaseException:
+            self.loader = loader  # the next message tries again
+            raise
+        # `initialize` was answered before its handlers were registered: they see it now
+        # (initializationOptions are applied before the first request is dispatched).
+        on_initialize = self.protocol.fm.features.get(types.INITIALIZE)
+        if on_initialize is not None and self.initialize_params is not None:
+            result = on_initialize(self.initialize_params)
+            if asyncio.iscoroutine(result):
+                self._on_initialize_task = asyncio.ensure_future(result)
+
+    def advertised_methods(self) -> list[str]:
+        """Every method, in the protocol's order: before loading, the protocol's list
+        (a test holds it equal to what loading registers)."""
+        if not self.loaded:
+            return list(METHOD_NAMES)
+        order = {name: i for i, name in enumerate(METHOD_NAMES)}
+        return sorted(self.methods, key=lambda name: order.get(name, len(order)))
+
+    def capabilities_wire(self) -> dict[str, Any]:
+        """`capabilities().to_wire()`, built without pydantic (it is not loaded yet when
+        `initialize` is answered); a test holds the two together."""
+        return {
+            "protocolVersion": PROTOCOL_VERSION,
+            "serverVersion": __version__,
+            "methods": self.advertised_methods(),
+            "providers": list(self.provider_names),
+        }
 
     def capabilities(self) -> DspexCapabilities:
+        from dspex_protocol import DspexCapabilities
+
         return DspexCapabilities(
             protocol_version=PROTOCOL_VERSION,
             server_version=__version__,
-            methods=self.methods,
+            methods=self.advertised_methods(),
             providers=self.provider_names,
         )
 
@@ -376,15 +444,23 @@ async def _discard_line(reader: asyncio.StreamReader) -> None:
             return
 
 
-def run() -> int:
-    from .rpc import build_server
+def _load(server: DspexServer) -> Services:
+    from .rpc import load_services
 
-    server, services = build_server()
+    return load_services(server)
+
+
+def run() -> int:
+    # Until the configuration is read (on loading), the default level and no secrets.
+    setup_logging("warning", lambda: ())
+    server = DspexServer()
+    server.loader = _load
 
     async def main() -> int:
         try:
             return await server.serve_stdio()
         finally:
-            await services.aclose()
+            if server.services is not None:
+                await server.services.aclose()
 
     return asyncio.run(main())

@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -43,7 +42,7 @@ from .providers.table import PROVIDERS
 from .recording import recorded, with_correlation_id
 from .reliability.breaker import BreakerRegistry
 from .reliability.retry import retry_delay_ms
-from .telemetry import EventBus, ExchangeSink, RequestEvent
+from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +195,7 @@ class Pipeline:
     async def _chat(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
         self, params: ChatParams, on_chunk: ChunkSink | None = None
     ) -> ChatResult:
-        correlation_id = params.correlation_id or uuid.uuid4().hex
+        correlation_id = params.correlation_id or new_correlation_id()
         try:
             provider, model, notices = self.resolve(params)
         except DspexError as exc:
@@ -493,7 +492,7 @@ class Pipeline:
         return resolve_embedder(self.config, self.registry, params)
 
     async def _embed(self, params: EmbedParams) -> EmbedResult:
-        correlation_id = params.correlation_id or uuid.uuid4().hex
+        correlation_id = params.correlation_id or new_correlation_id()
         try:
             provider, model, notices = self.resolve_embedder(params)
         except DspexError as exc:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from dspex_protocol import ChatParams, EmbedParams, ErrorKind
 
 from .errors import DspexError
-from .telemetry import Exchange, ExchangeSink, Operation
+from .telemetry import Exchange, ExchangeSink, Operation, new_correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ R = TypeVar("R")
 def with_correlation_id(params: P) -> P:
     if params.correlation_id:
         return params
-    return params.model_copy(update={"correlation_id": uuid.uuid4().hex})
+    return params.model_copy(update={"correlation_id": new_correlation_id()})
 
 
 async def _record(sink: ExchangeSink, exchange: Exchange) -> None:

@@ -23,7 +23,7 @@ from .accounting import CostAndContext
 from .analytics import Analytics
 from .catalog import provider_capabilities
 from .catalog.service import ModelCatalog
-from .config import ConfigStore
+from .config import ConfigStore, Settings
 from .cost import CostLedger, PriceBook
 from .pipeline import Pipeline
 from .providers.registry import AdapterRegistry
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 class Services:
     def __init__(self, config: ConfigStore | None = None) -> None:
         self.config = config or ConfigStore()
+        self._secrets: tuple[Settings, tuple[str, ...]] | None = None
         self.events = EventBus()
         # The settings object is replaced on every config change: read it at call time.
         self.breakers = BreakerRegistry(
@@ -88,8 +89,16 @@ class Services:
 
         return Predictor(self.pipeline)
 
-    def secrets(self) -> Iterator[str]:
-        """Every secret the daemon knows of, for the log filter."""
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret the daemon knows of, for the log filter. Collected once per settings
+        object (a config change replaces it): the history store asks on every request."""
+        settings = self.config.settings
+        cached = self._secrets
+        if cached is None or cached[0] is not settings:
+            cached = self._secrets = (settings, tuple(self._collect_secrets()))
+        return cached[1]
+
+    def _collect_secrets(self) -> Iterator[str]:
         for spec in PROVIDERS:
             key = self.config.api_key(spec.name)
             if key:
@@ -130,13 +139,13 @@ class Services:
     def cost_result(self, params: CostParams) -> CostResult:
         ledger = self.ledger
         budgets = self.config.settings.budgets
-        by_session = dict(ledger.by_session)
+        by_session = {sid: tally.wire() for sid, tally in ledger.by_session.items()}
         if params.session_id is not None:
             by_session = {params.session_id: by_session.get(params.session_id, CostTotal())}
         return CostResult(
-            total=ledger.total,
-            by_provider=ledger.by_provider,
-            by_model=list(ledger.by_model.values()),
+            total=ledger.total.wire(),
+            by_provider={name: tally.wire() for name, tally in ledger.by_provider.items()},
+            by_model=ledger.models_wire(),
             by_session=by_session,
             budgets=Budgets(
                 daemon_usd=budgets.daemon_usd,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,15 @@ log = logging.getLogger(__name__)
 
 Phase = Literal["start", "stop"]
 Operation = Literal["chat", "embed"]
+
+
+_ids = random.Random()  # seeded from os.urandom once
+
+
+def new_correlation_id() -> str:
+    """32 random hex digits (uuid4's length). Not `uuid4()`: its `os.urandom` system call
+    per request releases the GIL, which the store's writer thread then holds (bench/)."""
+    return f"{_ids.getrandbits(128):032x}"
 
 
 @dataclass

@@ -93,6 +93,11 @@ class Window:
         self.tokens_per_s = Ring(size)
         self.success = Ring(size)  # 1.0 / 0.0 per finished (not cancelled) request
         self.cost = Ring(size)
+        self.successes = 0  # ones in `success`, kept as it changes: read on every request
+
+    def add_outcome(self, ok: bool) -> None:
+        evicted = self.success.append(1.0 if ok else 0.0)
+        self.successes += int(ok) - int(evicted or 0)
 
     @property
     def size(self) -> int:
@@ -101,6 +106,7 @@ class Window:
     def resize(self, size: int) -> None:
         for name in ("latency_ms", "tokens_per_s", "success", "cost"):
             setattr(self, name, getattr(self, name).resized(size))
+        self.successes = round(self.success.total())
 
     def snapshot(self) -> WindowSnapshot:
         flags = self.success.values()
@@ -191,7 +197,7 @@ class SampleStore:
             self._window(event.provider, None),
             self._window(event.provider, event.model),
         ):
-            window.success.append(1.0 if ok else 0.0)
+            window.add_outcome(ok)
             if ok and latency is not None:
                 window.latency_ms.append(latency)
             if tps is not None:
@@ -210,7 +216,7 @@ class SampleStore:
         window = self.windows.get((provider, None))
         if window is None:
             return 0, 0
-        return len(window.success), round(window.success.total())
+        return len(window.success), window.successes
 
     def models(self, provider: str) -> list[str]:
         return sorted(m for p, m in self.windows if p == provider and m is not None)

@@ -21,6 +21,7 @@ from .cache import SemanticCache
 from .compare import CompareOptions, Group, compare
 from .health import HealthMonitor
 from .index import IndexStore, VectorIndex
+from .packed import decode_packed, decode_values
 from .samples import SampleStore
 from .similarity import as_matrix, cosine_matrix
 from .stats import performance
@@ -84,8 +85,10 @@ class Analytics:
 
     async def performance(self, params: an.PerformanceParams) -> an.PerformanceResult:
         extra: dict[str, Any] = {}
-        if params.samples is not None:
-            latencies, tps = params.samples, params.tokens_per_second
+        latencies: Any
+        if params.samples is not None or params.packed_samples is not None:
+            latencies = params.samples if params.samples is not None else params.packed_samples
+            tps = params.tokens_per_second
             source = "samples"
         else:
             assert params.provider is not None
@@ -100,8 +103,11 @@ class Analytics:
                     extra["mean_cost"] = sum(snap.costs) / len(snap.costs)
 
         def compute() -> tuple[Any, str]:
-            xp = self.xp(len(latencies))
-            return performance(xp, latencies, tps), namespace_name(xp)
+            values = (
+                decode_values(latencies) if isinstance(latencies, an.PackedValues) else latencies
+            )
+            xp = self.xp(len(values))
+            return performance(xp, values, tps), namespace_name(xp)
 
         perf, backend = await self.run(compute)
         return an.PerformanceResult(
@@ -198,6 +204,8 @@ class Analytics:
     async def _vectors(
         self, texts: Sequence[str] | None, vectors: Any, provider: str | None, model: str | None
     ) -> tuple[Any, str | None, str | None]:
+        """The vectors of a request: a list, embeddings of `texts`, or `PackedVectors`
+        (decoded by `_matrix` on the executor)."""
         if texts is None:
             return vectors, None, None
         out: list[list[float]] = []
@@ -213,14 +221,14 @@ class Analytics:
         return out, used_provider, used_model
 
     async def similarity(self, params: an.SimilarityParams) -> an.SimilarityResult:
-        count = len(params.texts or params.vectors or [])
+        count = params.count
         if count > MAX_SIMILARITY_ITEMS:
             raise AnalyticsInputError(
                 f"similarity: at most {MAX_SIMILARITY_ITEMS} items (the answer is n × n); "
                 "use dspex/index/add and dspex/index/query for larger sets"
             )
         vectors, provider, model = await self._vectors(
-            params.texts, params.vectors, params.provider, params.model
+            params.texts, params.vectors or params.packed_vectors, params.provider, params.model
         )
         threshold = (
             params.threshold if params.threshold is not None else self.settings.similarity_threshold
@@ -228,7 +236,7 @@ class Analytics:
 
         def compute() -> tuple[list[list[float]], int, list[an.SimilarPair], str]:
             xp = self.xp(count * count)
-            m = as_matrix(xp, vectors, "vectors")
+            m = as_matrix(xp, _matrix(vectors), "vectors")
             sims = cosine_matrix(xp, m)
             matrix = to_list(sims)
             pairs = [
@@ -259,9 +267,9 @@ class Analytics:
     async def index_add(self, params: an.IndexAddParams) -> an.IndexAddResult:
         await self.indexes_ready()
         vectors, _, _ = await self._vectors(
-            params.texts, params.vectors, params.provider, params.model
+            params.texts, params.vectors or params.packed_vectors, params.provider, params.model
         )
-        n = len(vectors)
+        n = params.count if params.texts is None else len(vectors)
         if params.ids is not None and len(params.ids) != n:
             raise AnalyticsInputError(f"ids: {len(params.ids)} ids for {n} vectors")
         if params.metadata is not None and len(params.metadata) != n:
@@ -274,17 +282,18 @@ class Analytics:
         limit = self.settings.index_max_vectors
 
         def compute() -> an.IndexAddResult:
+            rows = _matrix(vectors)
             with self.indexes.lock:
                 if self.indexes.total_vectors() + n > limit:
                     raise AnalyticsInputError(
                         f"indexes would exceed analytics.indexMaxVectors={limit} vectors"
                     )
                 existing = self.indexes.find(params.name)
-                dims = len(vectors[0]) if vectors else 0
-                index = existing or VectorIndex(params.name, dims)
-                ids = params.ids or [str(index.size + i) for i in range(n)]
                 xp = self.xp(0)  # inserting is a normalisation: never worth a GPU transfer
-                index.add(xp, vectors, ids, metadata)
+                m = as_matrix(xp, rows, "vectors")
+                index = existing or VectorIndex(params.name, int(m.shape[1]))
+                ids = params.ids or [str(index.size + i) for i in range(n)]
+                index.add(xp, m, ids, metadata)
                 if existing is None:
                     self.indexes.put(index)
                 return an.IndexAddResult(
@@ -297,13 +306,15 @@ class Analytics:
         await self.indexes_ready()
         index = self.indexes.get(params.name)
         vectors, _, _ = await self._vectors(
-            params.texts, params.vectors, params.provider, params.model
+            params.texts, params.vectors or params.packed_vectors, params.provider, params.model
         )
+        count = params.count if params.texts is None else len(vectors)
 
         def compute() -> an.IndexQueryResult:
+            queries = _matrix(vectors, "packedVectors (queries)")
             with self.indexes.lock:
-                xp = self.xp(index.size * index.dimensions * len(vectors))
-                hits = index.query(xp, vectors, params.k, params.threshold)
+                xp = self.xp(index.size * index.dimensions * count)
+                hits = index.query(xp, queries, params.k, params.threshold)
             return an.IndexQueryResult(
                 name=params.name,
                 results=[[an.IndexMatch(**dataclasses.asdict(h)) for h in row] for row in hits],
@@ -325,3 +336,11 @@ class Analytics:
         return an.IndexListResult(
             indexes=[an.IndexInfo(**dataclasses.asdict(i)) for i in self.indexes.list()]
         )
+
+
+def _matrix(vectors: Any, what: str = "packedVectors") -> Any:
+    """A request's vectors as given, packed ones decoded (on the executor: a decode of tens
+    of megabytes must not hold up the event loop)."""
+    if isinstance(vectors, an.PackedVectors):
+        return decode_packed(vectors, what)
+    return vectors

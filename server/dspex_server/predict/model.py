@@ -7,6 +7,8 @@ field called `schema`, `json` or `model_config` cannot clash with BaseModel's at
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -77,7 +79,22 @@ def _constraints(f: SigField) -> dict[str, Any]:
 
 
 def build_model(name: str, fields: Iterable[SigField]) -> type[BaseModel]:
-    """A model whose fields are the signature's (types resolved), aliases on the wire."""
+    """A model whose fields are the signature's (types resolved), aliases on the wire.
+    Built once per distinct signature: creating a pydantic model and its schema cost ~2 ms,
+    most of a prediction on the mock provider (bench/)."""
+    key = tuple(fields)
+    try:
+        return _cached_model(name, key)
+    except TypeError:  # a field's default is unhashable (a list, a dict): build it afresh
+        return _build_model(name, key)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_model(name: str, fields: tuple[SigField, ...]) -> type[BaseModel]:
+    return _build_model(name, fields)
+
+
+def _build_model(name: str, fields: tuple[SigField, ...]) -> type[BaseModel]:
     definitions: dict[str, Any] = {}
     for i, f in enumerate(fields):
         assert f.type is not None, "resolve default types before building a model"
@@ -116,11 +133,18 @@ def _strip_titles(node: Any) -> None:
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON Schema with the signature's names and without pydantic's titles."""
+    """The model's JSON Schema with the signature's names and without pydantic's titles
+    (a fresh copy: callers may change it)."""
+    loaded: dict[str, Any] = json.loads(_schema_text(model))
+    return loaded
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_text(model: type[BaseModel]) -> str:
     schema = model.model_json_schema(by_alias=True)
     _strip_titles(schema)
     schema["additionalProperties"] = False
-    return schema
+    return json.dumps(schema)
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any] | None:

@@ -4,7 +4,6 @@ outputs, through the repair loop. Knows nothing of JSON-RPC."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from dspex_protocol import (
 
 from ..errors import DspexError
 from ..pipeline import Pipeline
+from ..telemetry import new_correlation_id
 from .model import build_model, json_schema, strict_schema
 from .modes import prompt_style, request_parts, select_strategy
 from .prompt import OUTPUT_TOOL, build_messages
@@ -94,7 +94,7 @@ class Predictor:
 
     async def predict(self, params: PredictParams) -> PredictResult:
         started = time.perf_counter()
-        correlation_id = params.correlation_id or uuid.uuid4().hex
+        correlation_id = params.correlation_id or new_correlation_id()
         sig = prepare_signature(params)
         inputs = check_inputs(sig, params.inputs)
         check_demos(sig, params.demos or ())

@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from dspex_protocol import ErrorKind, Usage
 
 from ..errors import DspexError
@@ -25,7 +23,7 @@ from .base import (
     StreamPart,
 )
 from .bedrock_stream import ConverseStreamParser
-from .http import HttpAdapter, request_id
+from .http import Headers, HttpAdapter, request_id
 from .settings import BedrockSettings
 from .table import ProviderSpec
 
@@ -97,7 +95,7 @@ class BedrockAdapter(HttpAdapter):
                 text = text.replace(secret.get_secret_value(), "<redacted>")
         return text
 
-    def header_error_code(self, headers: httpx.Headers) -> str | None:
+    def header_error_code(self, headers: Headers) -> str | None:
         return wire.error_name(headers.get("x-amzn-errortype"))
 
     @staticmethod

@@ -8,7 +8,8 @@ import email.utils
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 
@@ -19,11 +20,41 @@ from .base import Adapter
 from .settings import ProviderSettings
 from .table import ProviderSpec
 
+if TYPE_CHECKING:
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport
+
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
 
 
-def make_client(settings: ProviderSettings, transport: str) -> httpx.AsyncClient:
-    """One pooled client per provider. Timeouts are set per request by the adapter."""
+Headers = Mapping[str, str]  # httpx.Headers or aiohttp's CIMultiDictProxy: case-insensitive
+
+
+class HttpResponse(Protocol):
+    """What the adapters read of a response whose body was read already."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def reason_phrase(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResponse:
+    """A response read through aiohttp directly (`HttpAdapter.post_json`)."""
+
+    status_code: int
+    headers: Headers
+    reason_phrase: str
+
+
+def make_client(
+    settings: ProviderSettings, transport: str
+) -> tuple[httpx.AsyncClient, AiohttpTransport | None]:
+    """One pooled client per provider (and its aiohttp transport, when that is the kind).
+    Timeouts are set per request by the adapter."""
     limits = httpx.Limits(
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_connections,
@@ -33,12 +64,10 @@ def make_client(settings: ProviderSettings, transport: str) -> httpx.AsyncClient
     if transport == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
-        return httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits, trust_env=False),
-            timeout=timeout,
-            trust_env=False,
-        )
-    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+        aiohttp_transport = AiohttpTransport(limits=limits, trust_env=False)
+        client = httpx.AsyncClient(transport=aiohttp_transport, timeout=timeout, trust_env=False)
+        return client, aiohttp_transport
+    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False), None
 
 
 def _transport_kind(exc: BaseException) -> tuple[ErrorKind, str]:
@@ -56,7 +85,7 @@ def _transport_kind(exc: BaseException) -> tuple[ErrorKind, str]:
     return ErrorKind.NETWORK_ERROR, f"connection failed: {type(exc).__name__}"
 
 
-def retry_after_ms(headers: httpx.Headers) -> int | None:
+def retry_after_ms(headers: Headers) -> int | None:
     """`retry-after-ms` (OpenAI, Anthropic), else `Retry-After` in seconds or as a date."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
@@ -74,7 +103,7 @@ def retry_after_ms(headers: httpx.Headers) -> int | None:
         return max(0, int((parsed.timestamp() - time.time()) * 1000))
 
 
-def request_id(headers: httpx.Headers) -> str | None:
+def request_id(headers: Headers) -> str | None:
     return next((headers[h] for h in REQUEST_ID_HEADERS if h in headers), None)
 
 
@@ -118,7 +147,10 @@ class HttpAdapter(Adapter):
         self.settings = settings
         self.api_key = api_key
         self.base_url = (settings.base_url or spec.default_base_url or "").rstrip("/")
-        self.client = make_client(settings, transport)
+        # With the aiohttp transport, whole-body requests (post_json) skip httpx's request
+        # and response models and use the transport's aiohttp session (the same pool):
+        # httpx's layer was about half of the daemon's CPU per proxied request (bench/).
+        self.client, self._aiohttp = make_client(settings, transport)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -146,7 +178,7 @@ class HttpAdapter(Adapter):
         """(retry-after in ms, request id) that a wire format puts in its error body."""
         return None, None
 
-    def header_error_code(self, headers: httpx.Headers) -> str | None:
+    def header_error_code(self, headers: Headers) -> str | None:
         """An error code sent as a header rather than in the body (Bedrock's
         `x-amzn-ErrorType`); it wins over the body's."""
         return None
@@ -167,7 +199,7 @@ class HttpAdapter(Adapter):
         model: str,
         *,
         status: int | None = None,
-        headers: httpx.Headers | None = None,
+        headers: Headers | None = None,
         fallback: str = "the provider reported an error",
     ) -> DspexError:
         """A DspexError from a wire format's error body (an HTTP error or a stream event)."""
@@ -192,7 +224,7 @@ class HttpAdapter(Adapter):
             details={"code": code} if code else None,
         )
 
-    def status_error(self, response: httpx.Response, body: bytes, model: str) -> DspexError:
+    def status_error(self, response: HttpResponse, body: bytes, model: str) -> DspexError:
         payload: Any = None
         with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
             payload = json.loads(body)
@@ -249,19 +281,65 @@ class HttpAdapter(Adapter):
         model: str,
         headers: dict[str, str],
         timeout_s: float | None,
-    ) -> tuple[Any, httpx.Response]:
+    ) -> tuple[Any, HttpResponse]:
         url, content, headers = self._prepare("POST", path, payload, headers)
-        with self.transport_errors(model):
-            response = await self.client.post(
-                url,
-                content=content,
-                headers=headers,
-                timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+        response: HttpResponse
+        if self._aiohttp is not None:
+            response, body = await self._post_aiohttp(
+                self._aiohttp, url, content, headers, model, timeout_s
             )
-            body = response.content
+        else:
+            with self.transport_errors(model):
+                sent = await self.client.post(
+                    url,
+                    content=content,
+                    headers=headers,
+                    timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+                )
+                body = sent.content
+            response = sent
         if response.status_code >= 400:
             raise self.status_error(response, body, model)
         return decode_json(body, self.name, model), response
+
+    async def _post_aiohttp(
+        self,
+        transport: AiohttpTransport,
+        url: str,
+        content: bytes,
+        headers: dict[str, str],
+        model: str,
+        timeout_s: float | None,
+    ) -> tuple[ReadResponse, bytes]:
+        import aiohttp
+
+        session = transport.client
+        if not isinstance(session, aiohttp.ClientSession):
+            session = transport.client = transport.get_client()  # the transport closes it
+        # The timeouts httpx would pass the transport: per request, or the client's.
+        if timeout_s is not None:
+            connect = read = timeout_s
+        else:
+            connect = self.settings.connect_timeout_ms / 1000
+            read = self.settings.timeout_ms / 1000
+        timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=read)
+        try:
+            async with session.post(
+                url, data=content, headers=headers, allow_redirects=False, timeout=timeout
+            ) as answer:
+                body = await answer.read()
+                return ReadResponse(answer.status, answer.headers, answer.reason or ""), body
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._aiohttp_error(exc, model) from None
+
+    def _aiohttp_error(self, exc: aiohttp.ClientError | TimeoutError, model: str) -> DspexError:
+        import aiohttp
+
+        if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+            kind, message = ErrorKind.TIMEOUT, "the provider did not answer in time"
+        else:
+            kind, message = ErrorKind.NETWORK_ERROR, f"connection failed: {type(exc).__name__}"
+        return DspexError(kind, message, provider=self.name, model=model)
 
     async def get_json(self, path: str, headers: dict[str, str], model: str = "") -> Any:
         url, _, headers = self._prepare("GET", path, None, headers)

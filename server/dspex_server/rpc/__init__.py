@@ -1,6 +1,7 @@
 """JSON-RPC handlers: params → protocol model → service → result dict. Nothing else.
 
-Each area registers its methods from a module of its own; `build_server` wires them all.
+Each area registers its methods from a module of its own; `load_services` wires them all.
+None of this is imported before the daemon has answered `initialize` (see app.py).
 """
 
 from __future__ import annotations
@@ -21,13 +22,21 @@ REGISTRARS = (
 )
 
 
-def build_server(services: Services | None = None) -> tuple[DspexServer, Services]:
+def load_services(server: DspexServer, services: Services | None = None) -> Services:
+    """The services, and every handler registered on `server`."""
     services = services or Services()
     setup_logging(services.config.settings.log_level, services.secrets)
-    server = DspexServer()
     server.provider_names = [p.name for p in PROVIDERS]
     for register in REGISTRARS:
         register(server, services)
     futures = server.protocol._request_futures
     services.memory.busy = lambda: any(not f.done() for f in list(futures.values()))
+    return services
+
+
+def build_server(services: Services | None = None) -> tuple[DspexServer, Services]:
+    """A server with everything loaded up front (in-process use and tests)."""
+    server = DspexServer()
+    services = load_services(server, services)
+    server.services = services
     return server, services

@@ -39,16 +39,28 @@ def _shrink_images(request: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def _request(exchange: Exchange) -> tuple[dict[str, Any], str]:
-    """The logged request (the params less transport tokens) and its searchable text."""
-    wire: dict[str, Any] = exchange.params.to_wire()
-    for key in ("partialResultToken", "workDoneToken"):
-        wire.pop(key, None)
+_TRANSPORT_FIELDS = {"partial_result_token", "work_done_token"}
+
+
+def _request(exchange: Exchange, secrets: Sequence[str]) -> tuple[str, str]:
+    """The logged request as JSON (the params less transport tokens, long images shortened)
+    and its searchable text."""
+    params = exchange.params
     if exchange.operation == "chat":
-        texts = [m.text() for m in exchange.params.messages]
+        texts = [m.text() for m in params.messages]
+        has_parts = any(isinstance(m.content, list) for m in params.messages)
     else:
-        texts = list(exchange.params.inputs)
-    return _shrink_images(wire), "\n".join(t for t in texts if t)
+        texts = list(params.inputs)
+        has_parts = False
+    prompt = "\n".join(t for t in texts if t)
+    if has_parts:  # images may need shortening: go through the dict
+        wire: dict[str, Any] = params.to_wire()
+        for key in ("partialResultToken", "workDoneToken"):
+            wire.pop(key, None)
+        return _dumps(_shrink_images(wire), secrets), prompt
+    # The common case in one step (pydantic's serializer writes the JSON text directly).
+    text = params.model_dump_json(by_alias=True, exclude_none=True, exclude=_TRANSPORT_FIELDS)
+    return scrub(text, secrets), prompt
 
 
 def _response(exchange: Exchange) -> tuple[dict[str, Any] | None, str]:
@@ -69,8 +81,13 @@ def _response(exchange: Exchange) -> tuple[dict[str, Any] | None, str]:
     return response, choice.message.content or ""
 
 
-def insert_exchange(conn: sqlite3.Connection, exchange: Exchange, secrets: Sequence[str]) -> int:
-    request, prompt = _request(exchange)
+Row = tuple[Any, ...]
+
+
+def exchange_row(exchange: Exchange, secrets: Sequence[str]) -> Row:
+    """The values of an exchange's log row, scrubbed: the `exchanges` columns in order,
+    then the prompt and answer texts for the FTS index. JSON-safe (the journal holds it)."""
+    request, prompt = _request(exchange, secrets)
     response, answer = _response(exchange)
     usage = getattr(exchange.result, "usage", None)
     cost = getattr(exchange.result, "cost", None)
@@ -80,34 +97,45 @@ def insert_exchange(conn: sqlite3.Connection, exchange: Exchange, secrets: Seque
         error_kind_text: str | None = str(response["error"].get("kind"))
     else:
         error_kind_text = error_kind.value if error_kind is not None else None
+    return (
+        exchange.started_at,
+        exchange.operation,
+        exchange.correlation_id,
+        getattr(exchange.params, "session_id", None),
+        exchange.provider or getattr(exchange.params, "provider", None),
+        exchange.model or getattr(exchange.params, "model", None),
+        request,
+        None if response is None else _dumps(response, secrets),
+        error_kind_text,
+        None if exchange.error_message is None else scrub(exchange.error_message, secrets),
+        getattr(usage, "prompt_tokens", None),
+        getattr(usage, "completion_tokens", None),
+        getattr(usage, "total_tokens", None),
+        cost_usd,
+        round(exchange.latency_ms, 3),
+        int(getattr(exchange.params, "partial_result_token", None) is not None),
+        scrub(prompt, secrets),
+        scrub(answer, secrets),
+    )
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+    for row in rows:
+        insert_row(conn, row)
+
+
+def insert_row(conn: sqlite3.Connection, row: Row) -> int:
     cursor = conn.execute(
         "INSERT INTO exchanges (at, operation, correlation_id, session_id, provider, model,"
         " request, response, error_kind, error_message, prompt_tokens, completion_tokens,"
         " total_tokens, cost_usd, latency_ms, streamed)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            exchange.started_at,
-            exchange.operation,
-            exchange.correlation_id,
-            getattr(exchange.params, "session_id", None),
-            exchange.provider or getattr(exchange.params, "provider", None),
-            exchange.model or getattr(exchange.params, "model", None),
-            _dumps(request, secrets),
-            None if response is None else _dumps(response, secrets),
-            error_kind_text,
-            None if exchange.error_message is None else scrub(exchange.error_message, secrets),
-            getattr(usage, "prompt_tokens", None),
-            getattr(usage, "completion_tokens", None),
-            getattr(usage, "total_tokens", None),
-            cost_usd,
-            round(exchange.latency_ms, 3),
-            int(getattr(exchange.params, "partial_result_token", None) is not None),
-        ),
+        row[:16],
     )
     row_id = int(cursor.lastrowid or 0)
     conn.execute(
         "INSERT INTO exchanges_fts (rowid, prompt, answer) VALUES (?, ?, ?)",
-        (row_id, scrub(prompt, secrets), scrub(answer, secrets)),
+        (row_id, row[16], row[17]),
     )
     return row_id
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,8 @@ from ..config import ConfigStore, StoreSettings
 from ..telemetry import Exchange
 from .collections import Collection, delete_collection, load_collections, save_collection
 from .history import HistoryGroup, latency_groups
-from .logs import insert_exchange, query_logs
+from .journal import Journal, replay_orphans
+from .logs import Row, exchange_row, insert_row, insert_rows, query_logs
 from .sessions import SessionRow, load_sessions, save_sessions
 from .writer import Writer, connect
 
@@ -36,6 +37,14 @@ def default_path() -> Path:
     return Path(user_data_dir("dspex")) / "dspex.db"
 
 
+def _nothing(_: sqlite3.Connection) -> None:
+    return None
+
+
+def _settled(journal: Journal, rows: int, future: asyncio.Future[Any]) -> None:
+    journal.settled(rows, ok=not future.cancelled() and future.exception() is None)
+
+
 def env_flag(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
@@ -44,13 +53,16 @@ class Store:
     def __init__(
         self,
         config: ConfigStore,
-        secrets: Callable[[], Iterable[str]],
+        secrets: Callable[[], Sequence[str]],
         environ: Mapping[str, str],
     ) -> None:
         self.config = config
         self.secrets = secrets
         self.no_log = env_flag(environ, NO_LOG_ENV)
         self._writer: Writer | None = None
+        self._journal: Journal | None = None
+        self._journal_failed = False
+        self._rows: list[Row] = []  # journaled, not yet handed to the writer
 
     @property
     def settings(self) -> StoreSettings:
@@ -75,17 +87,45 @@ class Store:
     def writer(self) -> Writer:
         if self._writer is None:
             s = self.settings
-            self._writer = Writer(self.path, s.synchronous, s.flush_max_rows, s.flush_interval_ms)
+            self._writer = Writer(
+                self.path, s.synchronous, s.flush_max_rows, s.flush_interval_ms, self._on_open
+            )
         return self._writer
+
+    def _on_open(self, conn: sqlite3.Connection) -> None:
+        """On the writer thread, once: recover the rows of daemons that died (journal.py)."""
+        own = self._journal.path if self._journal is not None else None
+        try:
+            replay_orphans(conn, self.path, own)
+        except Exception as exc:  # never keep the store from opening
+            log.error("could not replay a pending-rows journal: %s", type(exc).__name__)
+
+    def journal(self) -> Journal | None:
+        """This daemon's journal, opened on the first logged exchange; None when answers
+        wait for the commit instead (synchronous=full, or the journal cannot be created)."""
+        if self._journal is None and not self._journal_failed:
+            if self.settings.synchronous == "full":
+                self._journal_failed = True
+                return None
+            try:
+                self._journal = Journal(self.path)
+            except OSError as exc:
+                log.error("no pending-rows journal (%s): answers wait for commits", exc)
+                self._journal_failed = True
+        return self._journal
 
     async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run `op` in the writer's next transaction; returns after it committed."""
-        result: T = await asyncio.wrap_future(self.writer().submit(op))
+        result: T = await self.writer().submit_async(op)
         return result
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on a worker thread with a read connection of its own."""
+        """Run `fn` on a worker thread with a read connection of its own. It sees every
+        row this daemon has acknowledged: queued rows are committed first."""
         writer = self.writer()
+        if self._journal is not None and self._journal.pending:
+            self._hand_over()
+            await writer.submit_async(_nothing)  # FIFO: commits after what is queued
         writer.start()
         await asyncio.wrap_future(writer.ready)  # created and migrated
 
@@ -101,11 +141,29 @@ class Store:
     # -- logs ---------------------------------------------------------------------------
 
     async def record(self, exchange: Exchange) -> None:
-        """The pipeline's exchange sink: returns once the row is committed."""
+        """The pipeline's exchange sink: returns once the row is durable, i.e. in this
+        daemon's journal (journal.py) or, without one, committed."""
         if not self.logging:
             return
-        secrets = [s for s in self.secrets() if s]
-        await self.write(lambda conn: insert_exchange(conn, exchange, secrets))
+        row = exchange_row(exchange, self.secrets())
+        journal = self.journal()
+        if journal is None:
+            await self.write(lambda conn: insert_row(conn, row))
+            return
+        journal.append(row)
+        # Rows logged in one loop iteration go to the writer as one operation: one queue
+        # hand-off (and thread wake-up) per iteration, not one per request.
+        if not self._rows:
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self._rows.append(row)
+
+    def _hand_over(self) -> None:
+        rows, self._rows = self._rows, []
+        journal = self._journal
+        if not rows or journal is None:
+            return
+        future = self.writer().submit_async(lambda conn: insert_rows(conn, rows))
+        future.add_done_callback(lambda f: _settled(journal, len(rows), f))
 
     async def query_logs(self, params: Any) -> Any:
         return await self.read(lambda conn: query_logs(conn, params, self.logging))
@@ -150,5 +208,12 @@ class Store:
         return await self.read(lambda conn: latency_groups(conn, keys, since, until, max_samples))
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        if self._rows:  # handed over by the loop, normally
+            rows, self._rows = self._rows, []
+            self.writer().submit(lambda conn: insert_rows(conn, rows))
+        writer = self._writer
+        stopped = writer.close() if writer is not None else True
+        if self._journal is not None:
+            # Once the writer stopped, everything queued was committed (or failed: then the
+            # journal stays for the next daemon to replay).
+            self._journal.close(stopped and (writer is None or writer.failures == 0))

@@ -3,13 +3,19 @@
 Callers (on the event loop) hand it operations through a queue and await a future that is
 resolved once the operation's transaction has COMMITTED. The thread takes the first waiting
 operation, then whatever else is queued (up to `max_rows`, waiting at most `interval_ms` for
-more), runs them in one transaction (each in a savepoint of its own, so one bad operation
-fails alone) and commits: concurrent requests share a commit, and the event loop never
-touches SQLite.
+more), runs them in one transaction and commits: concurrent requests share a commit, and the
+event loop never touches SQLite. If an operation fails, the batch is rolled back and run
+again with each operation in a savepoint of its own, so one bad operation fails alone (the
+common, all-good batch pays no savepoint per row).
+
+Callers on an event loop use `submit_async`: the whole batch's futures are resolved by one
+callback per loop (one wake-up of the loop per commit, not one per row).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -42,7 +48,11 @@ def connect(path: Path, synchronous: Synchronous = "normal") -> sqlite3.Connecti
 @dataclass
 class _Item:
     op: Operation
-    future: Future[Any]
+    future: Future[Any] | asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop | None = None  # set for futures of an event loop
+
+
+_Outcome = tuple[_Item, Any, BaseException | None]
 
 
 class Writer:
@@ -52,8 +62,10 @@ class Writer:
         synchronous: Synchronous = "normal",
         max_rows: int = 256,
         interval_ms: float = 0.0,
+        on_open: Operation | None = None,
     ) -> None:
         self.path = path
+        self.on_open = on_open  # runs once on the new connection, before any operation
         self.synchronous: Synchronous = synchronous
         self.max_rows = max_rows
         self.interval_s = interval_ms / 1000
@@ -63,6 +75,7 @@ class Writer:
         self.ready: Future[None] = Future()
         self.closed = False
         self.batches = 0  # commits made (tests and docs: rows share commits)
+        self.failures = 0  # operations that failed (their rows are not in the database)
 
     def start(self) -> None:
         with self._lock:
@@ -73,25 +86,37 @@ class Writer:
     def submit(self, op: Operation) -> Future[Any]:
         """Queue an operation; the future resolves after its transaction committed."""
         future: Future[Any] = Future()
-        with self._lock:
-            if self.closed:  # never queue behind a stopped thread: the future would hang
-                future.set_exception(RuntimeError("the store is closed"))
-                return future
-            self._queue.put(_Item(op, future))
-        self.start()
+        self._put(_Item(op, future))
         return future
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Commit what is queued, then stop the thread (bounded)."""
+    def submit_async(self, op: Operation) -> asyncio.Future[Any]:
+        """`submit` for a caller on the running event loop, with a future of that loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._put(_Item(op, future, loop))
+        return future
+
+    def _put(self, item: _Item) -> None:
+        with self._lock:
+            if self.closed:  # never queue behind a stopped thread: the future would hang
+                item.future.set_exception(RuntimeError("the store is closed"))
+                return
+            self._queue.put(item)
+        self.start()
+
+    def close(self, timeout_s: float = 10.0) -> bool:
+        """Commit what is queued, then stop the thread (bounded); False if it is still
+        running when the time is up."""
         with self._lock:
             self.closed = True
             thread = self._thread
             if thread is None:
                 if not self.ready.done():
                     self.ready.set_exception(RuntimeError("the store is closed"))
-                return
+                return True
             self._queue.put(_STOP)
         thread.join(timeout_s)
+        return not thread.is_alive()
 
     # -- the thread ---------------------------------------------------------------------
 
@@ -100,6 +125,8 @@ class Writer:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = connect(self.path, self.synchronous)
             migrate(conn)
+            if self.on_open is not None:
+                self.on_open(conn)
         except Exception as exc:
             log.error("cannot open the store at %s: %s", self.path, type(exc).__name__)
             self.ready.set_exception(exc)
@@ -113,7 +140,7 @@ class Writer:
 
     def _fail_forever(self, exc: BaseException) -> None:
         while (item := self._queue.get()) is not _STOP:
-            item.future.set_exception(exc)
+            _deliver([(item, None, exc)])
 
     def _collect(self, first: _Item) -> tuple[list[_Item], bool]:
         batch, stop = [first], False
@@ -145,35 +172,78 @@ class Writer:
                 return
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
-        results: list[tuple[_Item, Any, BaseException | None]] = []
-        # One cursor for the batch's own statements: sqlite3 keeps a weak reference per
-        # cursor created (up to 200 alive), and those kept a burst's memory pinned.
-        cur = conn.cursor()
         try:
-            cur.execute("BEGIN IMMEDIATE")
-            for item in batch:
-                cur.execute("SAVEPOINT op")
-                try:
-                    value = item.op(conn)
-                except Exception as exc:
-                    cur.execute("ROLLBACK TO op")
-                    cur.execute("RELEASE op")
-                    log.error("store operation failed: %s", type(exc).__name__)
-                    results.append((item, None, exc))
-                else:
-                    cur.execute("RELEASE op")
-                    results.append((item, value, None))
-            cur.execute("COMMIT")
+            try:
+                outcomes = self._run_batch(conn, batch, savepoints=False)
+            except _OperationFailed:
+                outcomes = self._run_batch(conn, batch, savepoints=True)
             self.batches += 1
         except Exception as exc:
             log.error("store commit failed: %s", type(exc).__name__)
             if conn.in_transaction:
-                cur.execute("ROLLBACK")
-            for item in batch:
-                item.future.set_exception(exc)
-            return
-        for item, value, error in results:
-            if error is None:
-                item.future.set_result(value)
+                conn.execute("ROLLBACK")
+            outcomes = [(item, None, exc) for item in batch]
+        self.failures += sum(1 for outcome in outcomes if outcome[2] is not None)
+        _deliver(outcomes)
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[_Item], savepoints: bool
+    ) -> list[_Outcome]:
+        """One transaction over the batch. Without savepoints, a failing operation rolls the
+        whole transaction back and raises `_OperationFailed` (the caller retries with them)."""
+        outcomes: list[_Outcome] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for item in batch:
+            if savepoints:
+                conn.execute("SAVEPOINT op")
+            try:
+                value = item.op(conn)
+            except Exception as exc:
+                if not savepoints:
+                    if conn.in_transaction:  # some errors end the transaction themselves
+                        conn.execute("ROLLBACK")
+                    raise _OperationFailed from exc
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+                log.error("store operation failed: %s", type(exc).__name__)
+                outcomes.append((item, None, exc))
             else:
-                item.future.set_exception(error)
+                if savepoints:
+                    conn.execute("RELEASE op")
+                outcomes.append((item, value, None))
+        conn.execute("COMMIT")
+        return outcomes
+
+
+class _OperationFailed(Exception):
+    pass
+
+
+def _deliver(outcomes: list[_Outcome]) -> None:
+    """Resolve the futures: thread futures at once, each loop's futures in one callback."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        loop = outcome[0].loop
+        if loop is None:
+            _resolve(outcome)
+        else:
+            by_loop.setdefault(loop, []).append(outcome)
+    for loop, group in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve_all, group)
+
+
+def _resolve_all(outcomes: list[_Outcome]) -> None:
+    for outcome in outcomes:
+        _resolve(outcome)
+
+
+def _resolve(outcome: _Outcome) -> None:
+    item, value, error = outcome
+    future = item.future
+    if future.done():  # an awaiting task was cancelled
+        return
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)

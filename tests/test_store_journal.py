@@ -1,0 +1,120 @@
+"""The pending-rows journal (store/journal.py): appended rows survive the daemon, a dead
+daemon's journal is replayed exactly once, a live daemon's is left alone, a torn last line is
+dropped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dspex_server.store.journal import TRUNCATE_AT_BYTES, Journal, journal_glob, replay_orphans
+from dspex_server.store.schema import migrate
+from dspex_server.store.writer import connect
+
+
+def row(i: int, text: str = "hello") -> tuple[Any, ...]:
+    request = json.dumps({"messages": [{"role": "user", "content": f"{text} {i}"}]})
+    return (
+        1_700_000_000.0 + i,  # at
+        "chat",
+        f"corr-{i}",
+        None,
+        "mock",
+        "mock-1",
+        request,
+        json.dumps({"message": {"role": "assistant", "content": "ok"}}),
+        None,
+        None,
+        3,
+        1,
+        4,
+        None,
+        1.5,
+        0,
+        f"{text} {i}",
+        "ok",
+    )
+
+
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "dspex.db"
+    conn = connect(path)
+    migrate(conn)
+    conn.close()
+    return path
+
+
+def logged(path: Path) -> list[str]:
+    conn = connect(path)
+    try:
+        return [r[0] for r in conn.execute("SELECT correlation_id FROM exchanges ORDER BY at")]
+    finally:
+        conn.close()
+
+
+def test_a_dead_daemons_journal_is_replayed_once_and_removed(tmp_path: Path) -> None:
+    path = db(tmp_path)
+    journal = Journal(path)
+    for i in range(5):
+        journal.append(row(i))
+    saved = journal.path.read_bytes()
+    journal.close(all_committed=False)  # the daemon died: the file stays, unlocked
+    conn = connect(path)
+    assert replay_orphans(conn, path, own=None) == 5
+    assert logged(path) == [f"corr-{i}" for i in range(5)]
+    assert not list(journal_glob(path))
+    # The same rows again (a daemon killed after its commit, before removing its journal):
+    # nothing is inserted twice.
+    journal.path.write_bytes(saved)
+    assert replay_orphans(conn, path, own=None) == 0
+    assert len(logged(path)) == 5
+    # FTS search sees the replayed rows.
+    hits = conn.execute("SELECT rowid FROM exchanges_fts WHERE exchanges_fts MATCH 'hello'")
+    assert len(hits.fetchall()) == 5
+    conn.close()
+
+
+def test_a_live_daemons_journal_is_not_replayed(tmp_path: Path) -> None:
+    path = db(tmp_path)
+    live = Journal(path)  # holds its lock, like a running daemon
+    live.append(row(1))
+    conn = connect(path)
+    assert replay_orphans(conn, path, own=None) == 0
+    assert logged(path) == []
+    assert live.path.exists()
+    live.close(all_committed=True)
+    assert not live.path.exists()
+    conn.close()
+
+
+def test_a_torn_last_line_was_never_acknowledged_and_is_dropped(tmp_path: Path) -> None:
+    path = db(tmp_path)
+    journal = Journal(path)
+    journal.append(row(1))
+    journal.append(row(2))
+    journal.close(all_committed=False)
+    data = journal.path.read_bytes()
+    journal.path.write_bytes(data[: len(data) - 20])  # the second write was cut short
+    conn = connect(path)
+    assert replay_orphans(conn, path, own=None) == 1
+    assert logged(path) == ["corr-1"]
+    conn.close()
+
+
+def test_a_settled_journal_is_emptied_and_a_failed_row_keeps_it(tmp_path: Path) -> None:
+    path = db(tmp_path)
+    journal = Journal(path)
+    big = "x" * 4096
+    n = TRUNCATE_AT_BYTES // 4096 + 2
+    for i in range(n):
+        journal.append(row(i, big))
+    journal.settled(n - 1, ok=True)
+    assert journal.path.stat().st_size > TRUNCATE_AT_BYTES  # one row still pending
+    journal.settled(1, ok=True)
+    assert journal.path.stat().st_size == 0
+    journal.append(row(n))
+    journal.settled(1, ok=False)  # its insert failed: it must survive for a replay
+    journal.close(all_committed=True)
+    assert journal.path.exists()
+    assert len(journal.path.read_bytes().splitlines()) == 1
