@@ -4,13 +4,21 @@ dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from dspex_protocol import ChatParams
+from dspex_server.config import ConfigStore
+from dspex_server.store import service
 from dspex_server.store.journal import TRUNCATE_AT_BYTES, Journal, journal_glob, replay_orphans
 from dspex_server.store.schema import migrate
 from dspex_server.store.writer import connect
+from dspex_server.telemetry import Exchange
 
 
 def row(i: int, text: str = "hello") -> tuple[Any, ...]:
@@ -118,3 +126,37 @@ def test_a_settled_journal_is_emptied_and_a_failed_row_keeps_it(tmp_path: Path) 
     journal.close(all_committed=True)
     assert journal.path.exists()
     assert len(journal.path.read_bytes().splitlines()) == 1
+
+
+async def test_answers_wait_for_the_writer_when_it_falls_too_far_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A flood keeps the loop busy; without backpressure the rows the writer has not
+    # committed yet would pile up in memory (bench memory measured +76 MB over 100,000).
+    monkeypatch.setattr(service, "MAX_BACKLOG_ROWS", 3)
+    config = ConfigStore({"DSPEX_CONFIG": str(tmp_path / "absent.toml")})
+    config.set_editor_settings(
+        "initializationOptions",
+        {"store": {"path": str(tmp_path / "dspex.db"), "flushIntervalMs": 300}},
+    )
+    store = service.Store(config, lambda: (), {})
+    try:
+        for i in range(3):
+            await store.record(exchange(i))
+        journal = store.journal()
+        assert journal is not None and journal.pending == 3
+        started = time.monotonic()
+        await store.record(exchange(3))  # the 4th: must wait for a commit
+        assert time.monotonic() - started >= 0.2  # the writer held back 300 ms
+        assert journal.pending == 0
+        assert store.writer().batches >= 1
+    finally:
+        await asyncio.to_thread(store.close)
+    assert logged(tmp_path / "dspex.db") == [f"corr-{i}" for i in range(4)]
+
+
+def exchange(i: int) -> Exchange:
+    params = ChatParams.model_validate(
+        {"provider": "mock", "messages": [{"role": "user", "content": f"hello {i}"}]}
+    )
+    return Exchange("chat", f"corr-{i}", 1_700_000_000.0 + i, 1.0, params, provider="mock")

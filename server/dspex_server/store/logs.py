@@ -119,9 +119,25 @@ def exchange_row(exchange: Exchange, secrets: Sequence[str]) -> Row:
     )
 
 
+_INSERT = (
+    "INSERT INTO exchanges (id, at, operation, correlation_id, session_id, provider, model,"
+    " request, response, error_kind, error_message, prompt_tokens, completion_tokens,"
+    " total_tokens, cost_usd, latency_ms, streamed)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_FTS = "INSERT INTO exchanges_fts (rowid, prompt, answer) VALUES (?, ?, ?)"
+
+
 def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
-    for row in rows:
-        insert_row(conn, row)
+    """Insert rows in two `executemany` calls. Runs in the writer's transaction (it holds
+    the write lock), so the ids after the current largest are free: given explicitly, the
+    FTS rows get them without a lookup per row."""
+    if not rows:
+        return
+    (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM exchanges").fetchone()
+    ids = range(int(last) + 1, int(last) + 1 + len(rows))
+    conn.executemany(_INSERT, [(i, *row[:16]) for i, row in zip(ids, rows, strict=True)])
+    conn.executemany(_INSERT_FTS, [(i, row[16], row[17]) for i, row in zip(ids, rows, strict=True)])
 
 
 def insert_row(conn: sqlite3.Connection, row: Row) -> int:

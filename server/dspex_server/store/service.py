@@ -37,6 +37,9 @@ def default_path() -> Path:
     return Path(user_data_dir("dspex")) / "dspex.db"
 
 
+MAX_BACKLOG_ROWS = 1024  # journaled rows the writer may be behind before answers wait
+
+
 def _nothing(_: sqlite3.Connection) -> None:
     return None
 
@@ -63,6 +66,7 @@ class Store:
         self._journal: Journal | None = None
         self._journal_failed = False
         self._rows: list[Row] = []  # journaled, not yet handed to the writer
+        self._barrier: asyncio.Future[None] | None = None
 
     @property
     def settings(self) -> StoreSettings:
@@ -156,6 +160,18 @@ class Store:
         if not self._rows:
             asyncio.get_running_loop().call_soon(self._hand_over)
         self._rows.append(row)
+        if journal.pending > MAX_BACKLOG_ROWS:
+            await self._caught_up()
+
+    async def _caught_up(self) -> None:
+        """Backpressure: while the writer is more than MAX_BACKLOG_ROWS behind (a flood
+        keeps the loop busy and the writer thread waits for the GIL), answers wait for it
+        to commit what is queued, so memory stays bounded (bench memory)."""
+        barrier = self._barrier
+        if barrier is None or barrier.done():
+            self._hand_over()
+            barrier = self._barrier = self.writer().submit_async(_nothing)
+        await asyncio.shield(barrier)
 
     def _hand_over(self) -> None:
         rows, self._rows = self._rows, []
