@@ -181,7 +181,8 @@ def _base(value: Any) -> float | None:
     return float(base) if isinstance(base, Decimal) else None
 
 
-def add_to_total(total: CostTotal, usage: Usage, cost: Cost | None) -> None:
+def add_to_total(total: CostTotal | Tally, usage: Usage, cost: Cost | None) -> None:
+    """Count one request in a total (a session's wire-model total, or a ledger tally)."""
     total.requests += 1
     total.prompt_tokens += usage.prompt_tokens
     total.completion_tokens += usage.completion_tokens
@@ -207,15 +208,7 @@ class Tally:
     completion_tokens: int = 0
 
     def add(self, usage: Usage, cost: Cost | None) -> None:
-        self.requests += 1
-        self.prompt_tokens += usage.prompt_tokens
-        self.completion_tokens += usage.completion_tokens
-        if cost is None:
-            self.unpriced_requests += 1
-            return
-        self.input += cost.input
-        self.output += cost.output
-        self.total += cost.total
+        add_to_total(self, usage, cost)
 
     def fields(self) -> dict[str, float | int]:
         return {name: getattr(self, name) for name in self.__slots__}
