@@ -21,7 +21,6 @@ from .settings import ProviderSettings
 from .table import ProviderSpec
 
 if TYPE_CHECKING:
-    import aiohttp
     from httpx_aiohttp import AiohttpTransport
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
@@ -75,12 +74,17 @@ def _transport_kind(exc: BaseException) -> tuple[ErrorKind, str]:
     disconnect becomes httpx.ConnectTimeout), so look at the original cause first."""
     cause = exc.__cause__
     if cause is not None and type(cause).__module__.startswith("aiohttp"):
-        import aiohttp
-
-        if isinstance(cause, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
-            return ErrorKind.TIMEOUT, "the provider did not answer in time"
-        return ErrorKind.NETWORK_ERROR, f"connection failed: {type(cause).__name__}"
+        return _aiohttp_kind(cause)
     if isinstance(exc, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
+        return ErrorKind.TIMEOUT, "the provider did not answer in time"
+    return ErrorKind.NETWORK_ERROR, f"connection failed: {type(exc).__name__}"
+
+
+def _aiohttp_kind(exc: BaseException) -> tuple[ErrorKind, str]:
+    """Classify an aiohttp failure (raised directly, or the cause of the transport's)."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
         return ErrorKind.TIMEOUT, "the provider did not answer in time"
     return ErrorKind.NETWORK_ERROR, f"connection failed: {type(exc).__name__}"
 
@@ -330,16 +334,8 @@ class HttpAdapter(Adapter):
                 body = await answer.read()
                 return ReadResponse(answer.status, answer.headers, answer.reason or ""), body
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._aiohttp_error(exc, model) from None
-
-    def _aiohttp_error(self, exc: aiohttp.ClientError | TimeoutError, model: str) -> DspexError:
-        import aiohttp
-
-        if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
-            kind, message = ErrorKind.TIMEOUT, "the provider did not answer in time"
-        else:
-            kind, message = ErrorKind.NETWORK_ERROR, f"connection failed: {type(exc).__name__}"
-        return DspexError(kind, message, provider=self.name, model=model)
+            kind, message = _aiohttp_kind(exc)
+            raise DspexError(kind, message, provider=self.name, model=model) from None
 
     async def get_json(self, path: str, headers: dict[str, str], model: str = "") -> Any:
         url, _, headers = self._prepare("GET", path, None, headers)

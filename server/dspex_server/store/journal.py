@@ -97,7 +97,7 @@ class Journal:
 def replay_orphans(conn: sqlite3.Connection, db_path: Path, own: Path | None) -> int:
     """Insert the rows of dead daemons' journals that are not committed yet; returns how
     many were inserted. Runs on the writer thread when it opens the database."""
-    from .logs import insert_row
+    from .logs import insert_rows
 
     inserted = 0
     for path in sorted(journal_glob(db_path)):
@@ -114,13 +114,11 @@ def replay_orphans(conn: sqlite3.Connection, db_path: Path, own: Path | None) ->
                 continue  # a live daemon's journal
             if not os.path.exists(path):
                 continue  # another daemon finished replaying it before we got the lock
-            rows = list(_read_rows(path))
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for row in rows:
-                    if not _committed(conn, row):
-                        insert_row(conn, row)
-                        inserted += 1
+                missing = [row for row in _read_rows(path) if not _committed(conn, row)]
+                insert_rows(conn, missing)
+                inserted += len(missing)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:

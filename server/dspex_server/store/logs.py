@@ -140,22 +140,6 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
     conn.executemany(_INSERT_FTS, [(i, row[16], row[17]) for i, row in zip(ids, rows, strict=True)])
 
 
-def insert_row(conn: sqlite3.Connection, row: Row) -> int:
-    cursor = conn.execute(
-        "INSERT INTO exchanges (at, operation, correlation_id, session_id, provider, model,"
-        " request, response, error_kind, error_message, prompt_tokens, completion_tokens,"
-        " total_tokens, cost_usd, latency_ms, streamed)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        row[:16],
-    )
-    row_id = int(cursor.lastrowid or 0)
-    conn.execute(
-        "INSERT INTO exchanges_fts (rowid, prompt, answer) VALUES (?, ?, ?)",
-        (row_id, row[16], row[17]),
-    )
-    return row_id
-
-
 _COLUMNS = (
     "e.id, e.at, e.operation, e.correlation_id, e.session_id, e.provider, e.model, e.request,"
     " e.response, e.error_kind, e.error_message, e.prompt_tokens, e.completion_tokens,"

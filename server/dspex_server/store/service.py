@@ -20,7 +20,7 @@ from ..telemetry import Exchange
 from .collections import Collection, delete_collection, load_collections, save_collection
 from .history import HistoryGroup, latency_groups
 from .journal import Journal, replay_orphans
-from .logs import Row, exchange_row, insert_row, insert_rows, query_logs
+from .logs import Row, exchange_row, insert_rows, query_logs
 from .sessions import SessionRow, load_sessions, save_sessions
 from .writer import Writer, connect
 
@@ -152,7 +152,7 @@ class Store:
         row = exchange_row(exchange, self.secrets())
         journal = self.journal()
         if journal is None:
-            await self.write(lambda conn: insert_row(conn, row))
+            await self.write(lambda conn: insert_rows(conn, [row]))
             return
         journal.append(row)
         # Rows logged in one loop iteration go to the writer as one operation: one queue
