@@ -17,26 +17,17 @@ NAME = "coldstart"
 TITLE = "Cold start: spawn to first answer"
 
 
-async def until_initialized(server: Server) -> float:
+async def until_initialized(server: Server, first_request: bool = False) -> float:
+    """Spawn → `initialize` answered; with `first_request`, on to the first real request
+    answered (after `initialized`): what a script that starts a daemon per call waits for
+    (dspex loads its services after `initialize`)."""
     client = LspClient()
     started = time.perf_counter()
     await client.start(server.cmd, server.env)
     try:
         await asyncio.wait_for(client.initialize(), 60)
-        return time.perf_counter() - started
-    finally:
-        await client.close()
-
-
-async def until_first_answer(server: Server) -> float:
-    """Spawn → initialize → initialized → the first real request answered: what a script
-    that starts a daemon per call waits for (dspex loads its services after `initialize`)."""
-    client = LspClient()
-    started = time.perf_counter()
-    await client.start(server.cmd, server.env)
-    try:
-        await asyncio.wait_for(client.initialize(), 60)
-        await asyncio.wait_for(client.request(server.method, dict(server.params)), 60)
+        if first_request:
+            await asyncio.wait_for(client.request(server.method, dict(server.params)), 60)
         return time.perf_counter() - started
     finally:
         await client.close()
@@ -57,11 +48,11 @@ async def run(cfg: RunConfig) -> ScenarioResult:
         ("python -c pass", lambda: until_exit("pass")),
         (
             "dspex daemon: spawn → first dspex/chat (mock) answered",
-            lambda: until_first_answer(dspex_chat()),
+            lambda: until_initialized(dspex_chat(), first_request=True),
         ),
         (
             "bare pygls server: spawn → first echo answered",
-            lambda: until_first_answer(echo(False)),
+            lambda: until_initialized(echo(False), first_request=True),
         ),
     ]
     result = ScenarioResult(NAME, TITLE, ["ms"], params={"reps": cfg.cold_reps})
