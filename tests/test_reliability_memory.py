@@ -14,7 +14,8 @@ from dspex_server.reliability.memory import (
     load_glibc,
     rss_kb,
 )
-from dspex_server.stats import LatencyRing, summarise
+from dspex_server.ring import Ring
+from dspex_server.stats import summarise
 from dspex_server.telemetry import RequestEvent
 
 
@@ -155,7 +156,7 @@ def test_real_glibc_and_proc() -> None:
 
 
 def test_latency_ring_keeps_the_last_samples_oldest_first() -> None:
-    ring = LatencyRing(maxlen=3)
+    ring = Ring(3)
     assert len(ring) == 0 and list(ring) == []
     for v in (1.0, 2.0, 3.0, 4.0, 5.0):
         ring.append(v)

@@ -3,7 +3,7 @@
 Fed by the pipeline's telemetry events; memory is bounded: LATENCY_WINDOW samples per
 counter, and at most MAX_SESSIONS sessions (least recently used dropped first).
 
-The samples live in C arrays (`LatencyRing`), not as float objects: the last samples of a
+The samples live in C arrays (`ring.Ring`), not as float objects: the last samples of a
 burst would otherwise stay scattered over the memory the burst used and keep CPython from
 returning it (measured: RSS after floods of 10,000 requests moved by ~10 MB; see
 reliability/memory.py)."""
@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,35 +30,11 @@ from dspex_protocol import (
 )
 
 from .reliability.breaker import BreakerRegistry, CircuitBreaker, CircuitState
+from .ring import Ring
 from .telemetry import RequestEvent
 
 LATENCY_WINDOW = 100
 MAX_SESSIONS = 1000
-
-
-class LatencyRing:
-    """The last `maxlen` samples, oldest first, in one array of doubles."""
-
-    __slots__ = ("_next", "_samples", "maxlen")
-
-    def __init__(self, maxlen: int = LATENCY_WINDOW) -> None:
-        self.maxlen = maxlen
-        self._samples = array("d")
-        self._next = 0  # the slot the next sample overwrites, once full
-
-    def append(self, value: float) -> None:
-        if len(self._samples) < self.maxlen:
-            self._samples.append(value)
-            return
-        self._samples[self._next] = value
-        self._next = (self._next + 1) % self.maxlen
-
-    def __len__(self) -> int:
-        return len(self._samples)
-
-    def __iter__(self) -> Iterator[float]:
-        n = self._next
-        return iter(self._samples[n:] + self._samples[:n])
 
 
 @dataclass
@@ -75,7 +50,7 @@ class Counters:
     last_request_at: float | None = None
     last_error_kind: ErrorKind | None = None
     errors_by_kind: dict[str, int] = field(default_factory=dict)
-    latencies_ms: LatencyRing = field(default_factory=LatencyRing)
+    latencies_ms: Ring = field(default_factory=lambda: Ring(LATENCY_WINDOW))
 
     def started(self) -> None:
         self.requests_made += 1
@@ -120,10 +95,10 @@ class Counters:
         }
 
 
-def summarise(samples: LatencyRing) -> LatencySummary:
+def summarise(samples: Ring) -> LatencySummary:
     """Mean, extremes and nearest-rank percentiles; stdlib only (the window is small)."""
     if not samples:
-        return LatencySummary(window=samples.maxlen or 0)
+        return LatencySummary(window=samples.size)
     ordered = sorted(samples)
     n = len(ordered)
 
@@ -132,7 +107,7 @@ def summarise(samples: LatencyRing) -> LatencySummary:
 
     return LatencySummary(
         count=n,
-        window=samples.maxlen or n,
+        window=samples.size,
         mean=round(sum(ordered) / n, 3),
         min=round(ordered[0], 3),
         max=round(ordered[-1], 3),
