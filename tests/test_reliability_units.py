@@ -169,3 +169,18 @@ async def test_notification_futures_are_released() -> None:
         server.dispatch(json.dumps({**note, "params": {"settings": {"telemetry": True}}}).encode())
     await asyncio.sleep(0.05)
     assert server.protocol._request_futures == {}
+
+
+def test_the_log_filters_secrets_follow_config_changes() -> None:
+    # Collected once per settings object (the history log asks on every request); a key
+    # added later (didChangeConfiguration, workspace settings) must be filtered at once.
+    from dspex_server.services import Services
+
+    config = ConfigStore({"OPENAI_API_KEY": "sk-env-key-1234", "DSPEX_CONFIG": "/nonexistent"})
+    services = Services(config)
+    first = services.secrets()
+    assert "sk-env-key-1234" in first
+    assert services.secrets() is first  # cached
+    config.set_editor_settings("workspace", {"providers": {"anthropic": {"apiKey": "ak-new-5678"}}})
+    assert "ak-new-5678" in services.secrets()
+    assert "sk-env-key-1234" in services.secrets()
