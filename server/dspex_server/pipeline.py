@@ -41,6 +41,7 @@ from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .recording import recorded, with_correlation_id
 from .reliability.breaker import BreakerRegistry
+from .reliability.idempotency import idempotency, new_idempotency_key
 from .reliability.retry import retry_delay_ms
 from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
@@ -81,6 +82,9 @@ class _Run:
     resumed: bool = False
     acc: StreamAccumulator | None = None
     error: DspexError | None = None
+    # The request carries an idempotency key the provider honours (may be re-sent after
+    # the provider answered: reliability/retry.py `may_resend`).
+    idempotent: bool = False
 
 
 def _provider_request(params: ChatParams, model: str, messages: list[Message]) -> ProviderRequest:
@@ -213,6 +217,7 @@ class Pipeline:
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
+        run.idempotent = self.config.settings.provider(provider).idempotency_header is not None
 
         def stop(
             kind: ErrorKind | None,
@@ -388,6 +393,7 @@ class Pipeline:
         the client or the deadline would pass first."""
         policy = self.config.settings.retry_policy(provider)
         breaker = self.breakers.get(provider)
+        key = new_idempotency_key() if run.idempotent else None  # one for all attempts
         retry = 0
         while True:
             run.attempts += 1
@@ -397,12 +403,13 @@ class Pipeline:
                 left = max(0.001, run.deadline - time.perf_counter())
                 attempt_request = dataclasses.replace(request, timeout_s=left)
             try:
-                response = await call(attempt_request)
+                with idempotency(key):
+                    response = await call(attempt_request)
             except DspexError as exc:
                 breaker.failure(exc, probe)
                 delay = None
                 if not run.sent and run.attempts < policy.attempts:
-                    delay = retry_delay_ms(policy, exc, retry)
+                    delay = retry_delay_ms(policy, exc, retry, idempotent=run.idempotent)
                 if delay is None or (
                     run.deadline is not None and time.perf_counter() + delay / 1000 >= run.deadline
                 ):
@@ -448,7 +455,9 @@ class Pipeline:
                 prefix = Message(role="assistant", content=acc.partial_text)
                 again = dataclasses.replace(request, messages=[*request.messages, prefix])
                 try:
-                    await self._pump(adapter, again, correlation_id, on_chunk, run, acc)
+                    # Another request (the prefix added): another idempotency key.
+                    with idempotency(new_idempotency_key() if run.idempotent else None):
+                        await self._pump(adapter, again, correlation_id, on_chunk, run, acc)
                 except DspexError as second:
                     run.error = second
                     return _interrupted(acc, adapter.name)
@@ -481,7 +490,10 @@ class Pipeline:
             await stream.aclose()  # type: ignore[attr-defined]
 
     def _can_resume(self, adapter: Adapter, error: DspexError, acc: StreamAccumulator) -> bool:
-        if not error.retryable or acc.tool_calls or not acc.partial_text:
+        # A stream cut after the answer began is resumable: the new request continues
+        # the partial answer instead of repeating it.
+        retryable = error.retryable or error.sent_after_answer
+        if not retryable or acc.tool_calls or not acc.partial_text:
             return False
         configured = self.config.settings.provider(adapter.name).assistant_prefill
         if configured is not None:
