@@ -109,6 +109,27 @@ def _interrupted(acc: StreamAccumulator, provider: str) -> ProviderResponse:
     return response
 
 
+def malformed_notice(count: int) -> str:
+    return (
+        f"skipped {count} malformed stream event{'s' if count != 1 else ''} "
+        "(not parseable); every other event was delivered"
+    )
+
+
+def garbage_stream(error: DspexError, acc: StreamAccumulator) -> DspexError | None:
+    """A stream cut that brought nothing but malformed events is an invalid response (the
+    provider sends garbage), not a network failure."""
+    if not acc.malformed or acc.malformed < acc.chunks or not error.sent_after_answer:
+        return None
+    return DspexError(
+        ErrorKind.INVALID_RESPONSE,
+        f"the stream brought only malformed events ({acc.malformed}), then ended",
+        provider=error.provider,
+        model=error.model,
+        details={"malformedEvents": acc.malformed},
+    )
+
+
 def _add_usage(a: Usage | None, b: Usage) -> Usage:
     if a is None:
         return b
@@ -214,6 +235,7 @@ class Pipeline:
                 return cached
         plan = await self._plan(params, provider, model, correlation_id, notices)
         request = _provider_request(params, model, plan.messages)
+        request.stream_idle_timeout_s = self._stream_idle_s(params, provider)
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
@@ -244,6 +266,7 @@ class Pipeline:
                     attempts=run.attempts,
                     resumed=run.resumed,
                     cost_usd=cost_usd,
+                    malformed_events=0 if run.acc is None else run.acc.malformed,
                 )
             )
             return latency_ms
@@ -300,6 +323,8 @@ class Pipeline:
             raise
         # An interrupted stream returns the partial answer, but the request failed.
         error = self._run_error(run, provider, model, correlation_id)
+        if run.acc is not None and run.acc.malformed:
+            notices.append(malformed_notice(run.acc.malformed))
         # The latency is taken before pricing; the stop event waits for the cost so that
         # analytics can compare providers on it.
         latency_ms = (time.perf_counter() - started) * 1000
@@ -330,6 +355,13 @@ class Pipeline:
         if cache_key is not None and self.chat_cache is not None:
             self.chat_cache.store(cache_key, result)
         return result
+
+    def _stream_idle_s(self, params: ChatParams, provider: str) -> float | None:
+        """`streamIdleTimeoutMs`: the request's, else the provider's."""
+        ms = params.stream_idle_timeout_ms
+        if ms is None:
+            ms = self.config.settings.provider(provider).stream_idle_timeout_ms
+        return None if ms is None else ms / 1000
 
     def _run_error(
         self, run: _Run, provider: str, model: str, correlation_id: str
@@ -448,6 +480,9 @@ class Pipeline:
             await self._pump(adapter, request, correlation_id, on_chunk, run, acc)
         except DspexError as exc:
             if not run.sent:
+                garbage = garbage_stream(exc, acc)
+                if garbage is not None:
+                    raise garbage from None
                 raise
             if self._can_resume(adapter, exc, acc):
                 run.resumed = True

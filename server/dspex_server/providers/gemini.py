@@ -226,8 +226,12 @@ class GeminiAdapter(HttpAdapter):
             req_id = request_id(response.headers)
             calls = 0
             finished = False
-            async for chunk in self.sse_json(response, request.model):
-                if isinstance(chunk, dict) and "error" in chunk:
+            idle_s = request.stream_idle_timeout_s
+            async for chunk in self.sse_json(response, request.model, idle_s):
+                if not isinstance(chunk, dict):  # Malformed, or JSON that is no object
+                    yield StreamPart(malformed=1)  # skipped, counted: the rest still flows
+                    continue
+                if "error" in chunk:
                     raise self.payload_error(chunk, request.model, fallback="stream error")
                 cand = self.candidate(chunk, request.model)
                 deltas = [
