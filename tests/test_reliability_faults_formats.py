@@ -19,12 +19,20 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from daemon import clean_env
-from fakes.anthropic_server import FakeAnthropic
-from fakes.base import CleanClose, ConnectionReset, FakeProvider, MalformedEvent, Reply, Stall
-from fakes.bedrock_server import FakeBedrock
-from fakes.gemini_server import FakeGemini
-from fakes.ollama_server import FakeOllama
-from fakes.openai_server import FakeOpenAI
+from fakes.anthropic_server import FakeAnthropic, anthropic_error
+from fakes.base import (
+    CleanClose,
+    ConnectionReset,
+    FakeProvider,
+    HttpError,
+    MalformedEvent,
+    Reply,
+    Stall,
+)
+from fakes.bedrock_server import FakeBedrock, bedrock_error
+from fakes.gemini_server import FakeGemini, invalid_key_error
+from fakes.ollama_server import FakeOllama, ollama_error
+from fakes.openai_server import FakeOpenAI, openai_error
 from raw_daemon import RawDaemon, raw_daemon
 from reliability_support import FAST_RETRY, error_data
 
@@ -230,4 +238,55 @@ async def test_clean_close_before_the_finish_reason_is_interrupted(
     assert choice["message"]["content"] == "".join(PIECES[:2])
     assert result["error"]["kind"] == "network_error"
     assert result["error"]["details"]["sentAfterAnswer"] is True
+    assert chat_requests(fakes[provider]) == 1
+
+
+# -- answers no adapter can classify ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        HttpError(302, "", {"Location": "https://login.example.com/sso"}, content_type="text/html"),
+        HttpError(204, ""),
+    ],
+    ids=["302-redirect", "204-no-content"],
+)
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+async def test_a_status_no_format_documents_is_an_unexpected_result(
+    d: RawDaemon, fakes: Fakes, provider: str, streamed: bool, answer: HttpError
+) -> None:
+    fakes[provider].queue(answer, answer)
+    data = error_data(await d.request("dspex/chat", chat(provider, streamed)))
+    assert data["kind"] == "unexpected_result"
+    assert data["status"] == answer.status
+    assert data["retryable"] is False
+    assert chat_requests(fakes[provider]) == 1
+    if answer.status == 302:
+        assert "login.example.com" in data["message"]
+
+
+def auth_refusal(provider: str) -> HttpError:
+    """Each format's answer to a bad key (Ollama has none of its own: a proxy's 401)."""
+    return {
+        "openai": lambda: openai_error(
+            401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+        ),
+        "anthropic": lambda: anthropic_error(401, "authentication_error", "invalid x-api-key"),
+        "gemini": invalid_key_error,
+        "ollama": lambda: ollama_error(401, "unauthorized"),
+        "bedrock": lambda: bedrock_error(
+            403, "UnrecognizedClientException", "The security token included is invalid."
+        ),
+    }[provider]()
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+async def test_a_bad_key_is_an_authentication_error_and_not_retried(
+    d: RawDaemon, fakes: Fakes, provider: str, streamed: bool
+) -> None:
+    fakes[provider].queue(auth_refusal(provider), auth_refusal(provider))
+    data = error_data(await d.request("dspex/chat", chat(provider, streamed)))
+    assert data["kind"] == "authentication"
+    assert data["retryable"] is False
     assert chat_requests(fakes[provider]) == 1

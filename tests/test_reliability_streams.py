@@ -71,7 +71,7 @@ async def test_malformed_events_are_counted_in_telemetry(
                 if n["method"] == "dspex/telemetry" and n["params"]["phase"] == "stop"
             ]
 
-        await eventually(lambda: stops())
+        await eventually(stops)
         assert stops()[-1]["malformedEvents"] == 1
         assert stops()[-1]["success"] is True
 

@@ -61,8 +61,8 @@ class AnthropicAdapter(HttpAdapter):
         "timeout_error": (ErrorKind.TIMEOUT, True),
         "invalid_request_error": (ErrorKind.INVALID_MESSAGES, False),
         "request_too_large": (ErrorKind.INVALID_MESSAGES, False),
-        "authentication_error": (ErrorKind.API_ERROR, False),
-        "permission_error": (ErrorKind.API_ERROR, False),
+        "authentication_error": (ErrorKind.AUTHENTICATION, False),
+        "permission_error": (ErrorKind.AUTHENTICATION, False),
         "billing_error": (ErrorKind.API_ERROR, False),
         "not_found_error": (ErrorKind.API_ERROR, False),
     }

@@ -159,6 +159,8 @@ def status_kind(status: int) -> tuple[ErrorKind, bool]:
         return ErrorKind.API_ERROR, True
     if status in (400, 413, 422):
         return ErrorKind.INVALID_MESSAGES, False
+    if status in (401, 403):
+        return ErrorKind.AUTHENTICATION, False
     return ErrorKind.API_ERROR, False
 
 

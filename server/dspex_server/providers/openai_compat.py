@@ -147,6 +147,8 @@ class OpenAICompatAdapter(HttpAdapter):
         return headers
 
     def refine_kind(self, kind: ErrorKind, status: int, code: str | None) -> ErrorKind:
+        if status in (401, 403):  # typed `invalid_request_error`, but the key is the matter
+            return ErrorKind.AUTHENTICATION
         if code in INVALID_MESSAGE_CODES and status < 500:
             return ErrorKind.INVALID_MESSAGES
         if code in ("rate_limit_exceeded", "insufficient_quota") and status == 429:
