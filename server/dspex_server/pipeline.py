@@ -43,6 +43,7 @@ from .recording import recorded, with_correlation_id
 from .reliability.breaker import BreakerRegistry
 from .reliability.idempotency import idempotency, new_idempotency_key
 from .reliability.retry import retry_delay_ms
+from .reliability.streams import garbage_stream, malformed_notice, stream_idle_s
 from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
 log = logging.getLogger(__name__)
@@ -107,27 +108,6 @@ def _interrupted(acc: StreamAccumulator, provider: str) -> ProviderResponse:
     response = acc.response(provider)
     response.finish_reason = "interrupted"
     return response
-
-
-def malformed_notice(count: int) -> str:
-    return (
-        f"skipped {count} malformed stream event{'s' if count != 1 else ''} "
-        "(not parseable); every other event was delivered"
-    )
-
-
-def garbage_stream(error: DspexError, acc: StreamAccumulator) -> DspexError | None:
-    """A stream cut that brought nothing but malformed events is an invalid response (the
-    provider sends garbage), not a network failure."""
-    if not acc.malformed or acc.malformed < acc.chunks or not error.sent_after_answer:
-        return None
-    return DspexError(
-        ErrorKind.INVALID_RESPONSE,
-        f"the stream brought only malformed events ({acc.malformed}), then ended",
-        provider=error.provider,
-        model=error.model,
-        details={"malformedEvents": acc.malformed},
-    )
 
 
 def _add_usage(a: Usage | None, b: Usage) -> Usage:
@@ -235,7 +215,9 @@ class Pipeline:
                 return cached
         plan = await self._plan(params, provider, model, correlation_id, notices)
         request = _provider_request(params, model, plan.messages)
-        request.stream_idle_timeout_s = self._stream_idle_s(params, provider)
+        request.stream_idle_timeout_s = stream_idle_s(
+            params, self.config.settings.provider(provider)
+        )
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
@@ -355,13 +337,6 @@ class Pipeline:
         if cache_key is not None and self.chat_cache is not None:
             self.chat_cache.store(cache_key, result)
         return result
-
-    def _stream_idle_s(self, params: ChatParams, provider: str) -> float | None:
-        """`streamIdleTimeoutMs`: the request's, else the provider's."""
-        ms = params.stream_idle_timeout_ms
-        if ms is None:
-            ms = self.config.settings.provider(provider).stream_idle_timeout_ms
-        return None if ms is None else ms / 1000
 
     def _run_error(
         self, run: _Run, provider: str, model: str, correlation_id: str
