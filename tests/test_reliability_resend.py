@@ -36,11 +36,12 @@ async def test_reset_after_200_is_not_sent_again(
         assert stats["providers"][0]["retries"] == 0
 
 
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 @pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
 async def test_reset_before_the_headers_is_still_retried(
-    env: dict[str, str], fake_openai: FakeOpenAI, streamed: bool
+    env: dict[str, str], fake_openai: FakeOpenAI, transport: str, streamed: bool
 ) -> None:
-    async with raw_daemon(openai_env(env, fake_openai), options()) as d:
+    async with raw_daemon(openai_env(env, fake_openai), options(httpTransport=transport)) as d:
         fake_openai.queue(ConnectionReset(), ConnectionReset())
         result = await d.result("dspex/chat", reset_params(streamed))
         assert result["choices"][0]["message"]["content"] == "answered once"
