@@ -353,6 +353,7 @@ class FileSource:
 LayerName = Literal["keys", "env", "file", "initializationOptions", "workspace"]
 # `keys` (kept by `dspex keys`) is below the environment: an exported key wins.
 _ORDER: tuple[LayerName, ...] = ("keys", "env", "file", "initializationOptions", "workspace")
+_FILE_LAYERS: tuple[LayerName, ...] = ("keys", "file")
 
 
 def _refusal(messages: list[str]) -> DspexError:
@@ -520,11 +521,14 @@ class ConfigStore:
 
     def refuse_fallback(self) -> None:
         """A request that names no provider is never answered by the mock just because a
-        refused layer (a config file with an error) might have configured one."""
-        if self.refused:
+        refused file (the config file, the keys file) might have configured one. Refused
+        editor settings are answered at once with window/showMessage, and the editor's
+        previous settings stay in force."""
+        files = [m for name in _FILE_LAYERS for m in self.refused.get(name, ())]
+        if files:
             raise DspexError(
                 ErrorKind.INVALID_CONFIG,
-                "; ".join(self.problems)
+                "; ".join(files)
                 + " (the configuration was refused, so no provider is chosen for a request "
                 "that names none; fix it, or pass a provider)",
             )
