@@ -24,6 +24,14 @@ def version_text() -> str:
     return f"dspex-server {package} (protocol {PROTOCOL_VERSION})"
 
 
+class LazyVersion(argparse.Action):
+    """`--version`, its text built only when asked (importlib.metadata is not cheap)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        sys.stdout.write(version_text() + "\n")
+        parser.exit()
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="dspex-server",
@@ -33,7 +41,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         epilog="Configuration: $DSPEX_CONFIG or the user config dir's dspex/config.toml, "
         "provider keys from the environment (README, Configuration).",
     )
-    parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument(
+        "--version",
+        action=LazyVersion,
+        nargs=0,
+        default=argparse.SUPPRESS,
+        help="show the package and protocol versions and exit",
+    )
     return parser.parse_args(argv)
 
 

@@ -63,6 +63,14 @@ def version_text(prog: str) -> str:
     return f"{prog} {package} (protocol {PROTOCOL_VERSION})"
 
 
+class LazyVersion(argparse.Action):
+    """`--version`, its text built only when asked (importlib.metadata is not cheap)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        sys.stdout.write(version_text("dspex") + "\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="dspex",
@@ -71,7 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         "failed, 4 daemon unavailable, 5 partial batch failure, 130 interrupted, 141 the "
         "reader of stdout went away (`| head`). Errors: `error: <kind>: <message>` on stderr.",
     )
-    parser.add_argument("--version", action="version", version=version_text("dspex"))
+    parser.add_argument(
+        "--version",
+        action=LazyVersion,
+        nargs=0,
+        default=argparse.SUPPRESS,
+        help="show the package and protocol versions and exit",
+    )
     parser.add_argument(
         "--no-log",
         action="store_true",
