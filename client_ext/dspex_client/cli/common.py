@@ -23,8 +23,9 @@ EXIT_PARTIAL_FAILURE = 5
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 
-# Error kinds that mean the command line (or its config) is wrong, not the request.
-USAGE_KINDS = frozenset({"invalid_params", "unsupported_provider", "invalid_config"})
+# Error kinds of the daemon that mean the command line (or its config) is wrong. Params the
+# daemon refuses (a malformed signature, no such index) are a failed request (3).
+USAGE_KINDS = frozenset({"unsupported_provider", "invalid_config"})
 
 Command = Callable[[argparse.Namespace, DspexClient], Awaitable[int]]
 
