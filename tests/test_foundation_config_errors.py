@@ -5,11 +5,14 @@ the file writes it, with its line; the daemon keeps the settings it had, says so
 from __future__ import annotations
 
 import asyncio
+import tomllib
 from pathlib import Path
 
 import pytest
 from daemon import start_daemon
 from fakes.openai_server import FakeOpenAI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -147,3 +150,43 @@ def test_key_lines_follow_tables_dotted_keys_and_arrays_of_tables() -> None:
     assert line_of(text, ("b", 1, "k")) == 7
     assert line_of(text, ("b", 1, "missing")) == 6
     assert line_of(text, ("nowhere",)) == 1
+
+
+NAME = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    top=st.dictionaries(NAME, st.integers(), max_size=3),
+    tables=st.dictionaries(
+        st.lists(NAME, min_size=1, max_size=3).map(tuple),
+        st.dictionaries(NAME, st.integers(), max_size=4),
+        max_size=4,
+    ),
+)
+def test_key_lines_find_every_key_of_a_rendered_document(
+    top: dict[str, int], tables: dict[tuple[str, ...], dict[str, int]]
+) -> None:
+    lines: list[str] = []
+    where: dict[tuple[str | int, ...], int] = {}
+    for key, value in top.items():
+        lines.append(f"{key} = {value}  # a comment")
+        where[(key,)] = len(lines)
+    for path, keys in tables.items():
+        if any(path[: i + 1] in where for i in range(len(path))):
+            continue  # a key of that name already exists: not a valid document
+        lines.append("")
+        lines.append(f"[ {'.'.join(path)} ]")
+        where[path] = len(lines)
+        for key, value in keys.items():
+            lines.append(f"  {key}={value}")
+            where[(*path, key)] = len(lines)
+    text = "\n".join(lines) + "\n"
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return  # e.g. a table defined twice through a prefix: not ours to locate
+    found = dict(key_lines(text))
+    for path, line in where.items():
+        assert found[path] == line
+        assert line_of(text, (*path, "below")) == line
