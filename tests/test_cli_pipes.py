@@ -21,6 +21,7 @@ PIPELINES = {
     "chat-jsonl": 'seq 1 400 | sed \'s/.*/{"prompt": "p&"}/\' | dspex chat --jsonl '
     "--provider mock | head -1",
     "schema": "python3 -m dspex_protocol.schema | head -1",
+    "providers-matrix": "python3 -m dspex_server.providers.matrix | head -1",
     "help": "dspex --help | head -1",
     "server-help": "dspex-server --help | head -c1",
 }
