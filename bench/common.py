@@ -41,7 +41,7 @@ def daemon_env(**overrides: str) -> dict[str, str]:
     """A clean environment for a benchmark daemon: no provider keys, no user config."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_PROVIDER_ENV_PREFIXES)}
     scratch = Path(tempfile.gettempdir()) / f"dspex-bench-{os.getpid()}"
-    env["DSPEX_CONFIG"] = str(scratch / "absent-config.toml")
+    env.pop("DSPEX_CONFIG", None)  # naming a missing file would be an error; XDG has none
     env["XDG_CONFIG_HOME"] = str(scratch / "config")
     env["XDG_DATA_HOME"] = str(scratch / "data")
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"

@@ -47,7 +47,10 @@ SINGLE_ATTEMPT: dict[str, Any] = {"retry": {"attempts": 1}, "circuit": {"enabled
 
 def clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_ENV_PREFIXES)}
-    env["DSPEX_CONFIG"] = str(tmp_path / "dspex-config.toml")  # absent unless a test writes it
+    config = tmp_path / "dspex-config.toml"  # empty unless a test writes it
+    if not config.exists():  # a DSPEX_CONFIG naming a missing file is an error
+        config.write_text("", encoding="utf-8")
+    env["DSPEX_CONFIG"] = str(config)
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg-config")
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
     env.update(overrides)

@@ -127,7 +127,7 @@ def test_error_rate_and_open_breaker_are_anomalies() -> None:
 
 
 def monitor(options: dict[str, object]) -> HealthMonitor:
-    config = ConfigStore({"OPENAI_API_KEY": "sk-test", "DSPEX_CONFIG": "/nonexistent.toml"})
+    config = ConfigStore({"OPENAI_API_KEY": "sk-test", "DSPEX_CONFIG": "/dev/null"})
     config.set_layer("initializationOptions", options)
     return HealthMonitor(config, SampleStore(lambda: 100))
 
@@ -183,7 +183,7 @@ async def test_heavy_work_runs_on_the_analytics_executor_not_the_loop() -> None:
     from dspex_protocol.analytics import PerformanceParams
     from dspex_server.services import Services
 
-    services = Services(ConfigStore({"DSPEX_CONFIG": "/nonexistent.toml"}))
+    services = Services(ConfigStore({"DSPEX_CONFIG": "/dev/null"}))
     try:
         name = await services.analytics.run(lambda: threading.current_thread().name)
         assert name.startswith("dspex-analytics") and name != threading.current_thread().name

@@ -100,8 +100,9 @@ async def test_a_broken_config_file_is_reported_and_the_daemon_still_serves(
     write_toml(env, "this is = = not toml")
     async with start_daemon(env) as d:
         config = await d.request("dspex/config", {})
-        assert any(env["DSPEX_CONFIG"] in p for p in config["config"]["problems"])
-        result = await d.request("dspex/chat", {"messages": USER})
+        assert any(f"{env['DSPEX_CONFIG']}:1: " in p for p in config["config"]["problems"])
+        # It serves what is asked of a provider by name; it does not pick one (issue 20).
+        result = await d.request("dspex/chat", {"messages": USER, "provider": "mock"})
         assert result["provider"] == "mock"
 
 

@@ -78,7 +78,7 @@ def test_json_lines_in_give_json_lines_out_in_order_with_per_line_errors(
     assert lines[2]["error"]["kind"] == "invalid_params"
     assert lines[2]["error"]["line"] == 4
     assert lines[3]["outputs"] == VALID
-    assert "line 4: invalid_params" in done.stderr
+    assert "error: invalid_params: line 4: " in done.stderr  # the one error form
 
 
 def test_a_failed_prediction_exits_3_with_the_kind(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def test_retry_after_is_honoured_up_to_the_cap() -> None:
 
 
 def test_provider_override_replaces_only_the_fields_given() -> None:
-    store = ConfigStore(environ={"DSPEX_CONFIG": "/nonexistent/dspex.toml"})
+    store = ConfigStore(environ={"DSPEX_CONFIG": "/dev/null"})
     store.set_layer(
         "initializationOptions",
         {"retry": {"baseMs": 7, "attempts": 4}, "providers": {"mock": {"retry": {"attempts": 9}}}},
@@ -162,7 +162,7 @@ async def test_notification_futures_are_released() -> None:
     from dspex_server.rpc import build_server
     from dspex_server.services import Services
 
-    server, _ = build_server(Services(ConfigStore(environ={"DSPEX_CONFIG": "/nonexistent"})))
+    server, _ = build_server(Services(ConfigStore(environ={"DSPEX_CONFIG": "/dev/null"})))
     server.protocol.set_writer(StdoutWriter(io.BytesIO()))
     note = {"jsonrpc": "2.0", "method": "workspace/didChangeConfiguration"}
     for _ in range(50):
@@ -176,7 +176,7 @@ def test_the_log_filters_secrets_follow_config_changes() -> None:
     # added later (didChangeConfiguration, workspace settings) must be filtered at once.
     from dspex_server.services import Services
 
-    config = ConfigStore({"OPENAI_API_KEY": "sk-env-key-1234", "DSPEX_CONFIG": "/nonexistent"})
+    config = ConfigStore({"OPENAI_API_KEY": "sk-env-key-1234", "DSPEX_CONFIG": "/dev/null"})
     services = Services(config)
     first = services.secrets()
     assert "sk-env-key-1234" in first

@@ -134,7 +134,7 @@ async def test_answers_wait_for_the_writer_when_it_falls_too_far_behind(
     # A flood keeps the loop busy; without backpressure the rows the writer has not
     # committed yet would pile up in memory (bench memory measured +76 MB over 100,000).
     monkeypatch.setattr(service, "MAX_BACKLOG_ROWS", 3)
-    config = ConfigStore({"DSPEX_CONFIG": str(tmp_path / "absent.toml")})
+    config = ConfigStore({"DSPEX_CONFIG": "/dev/null"})
     config.set_editor_settings(
         "initializationOptions",
         {"store": {"path": str(tmp_path / "dspex.db"), "flushIntervalMs": 300}},

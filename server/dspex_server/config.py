@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,15 @@ from pydantic import Field, SecretStr, ValidationError
 
 from dspex_protocol import ErrorKind
 
+from .config_file import (
+    ConfigFileError,
+    Issue,
+    Loc,
+    as_written,
+    dotted,
+    file_messages,
+    read_toml,
+)
 from .errors import DspexError
 from .providers.settings import (
     CircuitSettings,
@@ -149,44 +157,105 @@ def _default_settings(cls: type[ProviderSettings]) -> ProviderSettings:
     return cls()
 
 
-def _validate(data: Mapping[str, Any]) -> Settings:
-    """Validate merged layers; each provider's block with that provider's settings class."""
+def _check(data: Mapping[str, Any]) -> tuple[Settings, list[Issue]]:
+    """Validate one layer or the merged layers; each provider's block with that provider's
+    settings class. Returns the settings and what was refused (empty: all is well)."""
     raw_providers = data.get("providers") or {}
     if not isinstance(raw_providers, Mapping):
-        raise DspexError(ErrorKind.INVALID_CONFIG, "providers: must be a table of providers")
-    errors: list[str] = []
+        return Settings(), [Issue(("providers",), "must be a table of providers")]
+    issues: list[Issue] = []
     providers: dict[str, ProviderSettings] = {}
     for name, block in raw_providers.items():
         spec = PROVIDER_BY_NAME.get(name)
         if spec is None:
-            errors.append(
-                f"providers.{name}: unknown provider (known: {', '.join(PROVIDER_BY_NAME)})"
+            issues.append(
+                Issue(
+                    ("providers", name), f"unknown provider (known: {', '.join(PROVIDER_BY_NAME)})"
+                )
             )
             continue
         try:
             providers[name] = spec.settings_cls.model_validate(block or {})
         except ValidationError as exc:
-            errors += [f"providers.{name}.{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+            issues += [_issue(("providers", name), e) for e in exc.errors()]
     top = {k: v for k, v in data.items() if k != "providers"}
     try:
         settings = Settings.model_validate(top)
     except ValidationError as exc:
-        errors += [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        issues += [_issue((), e) for e in exc.errors()]
         settings = Settings()
     if settings.default_provider and settings.default_provider not in PROVIDER_BY_NAME:
-        errors.append(f"defaultProvider: unknown provider {settings.default_provider!r}")
-    if errors:
+        issues.append(
+            Issue(
+                ("defaultProvider",),
+                f"unknown provider {settings.default_provider!r} "
+                f"(known: {', '.join(PROVIDER_BY_NAME)})",
+            )
+        )
+    settings.providers = providers
+    return settings, issues
+
+
+def _issue(prefix: Loc, error: Any) -> Issue:
+    loc: Loc = (*prefix, *error["loc"])
+    if error["type"] == "extra_forbidden":
+        from difflib import get_close_matches
+
+        from pydantic.alias_generators import to_snake
+
+        name = to_snake(str(loc[-1]))
+        close = get_close_matches(name, _known_names(), n=1, cutoff=0.75)
+        return Issue(loc, "unknown key" + (f" (did you mean {close[0]}?)" if close else ""))
+    return Issue(loc, str(error["msg"]))
+
+
+@functools.cache
+def _known_names() -> tuple[str, ...]:
+    """Every setting's snake_case name, of every section (for "did you mean")."""
+    from pydantic import BaseModel
+
+    seen: set[type[BaseModel]] = set()
+    names: set[str] = set()
+
+    def walk(cls: type[BaseModel]) -> None:
+        if cls in seen:
+            return
+        seen.add(cls)
+        for field_name, info in cls.model_fields.items():
+            names.add(field_name)
+            for arg in _model_types(info.annotation):
+                walk(arg)
+
+    walk(Settings)
+    for spec in PROVIDERS:
+        walk(spec.settings_cls)
+    return tuple(sorted(names))
+
+
+def _model_types(annotation: Any) -> list[type[Any]]:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [t for arg in get_args(annotation) for t in _model_types(arg)]
+
+
+def _validate(data: Mapping[str, Any]) -> Settings:
+    settings, issues = _check(data)
+    if issues:
+        errors = [f"{_loc(i.loc)}: {i.reason}" for i in issues]
         raise DspexError(
             ErrorKind.INVALID_CONFIG,
             "invalid configuration: " + "; ".join(errors),
             details={"errors": errors},
         )
-    settings.providers = providers
     return settings
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(root)"
+def _loc(loc: Loc) -> str:
+    return dotted(loc)
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -255,16 +324,6 @@ def config_file_path(environ: Mapping[str, str]) -> Path:
     return Path(user_config_dir("dspex")) / "config.toml"
 
 
-def read_toml_layer(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DspexError(ErrorKind.INVALID_CONFIG, f"config file {path}: {exc}") from None
-
-
 def _keys_layer(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """(label, layer) of the keys kept by `dspex keys`; an unreadable file is a problem
     recorded like a bad config file, never a crash."""
@@ -283,57 +342,115 @@ class Layer:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class FileSource:
+    """Where a layer was read from, to name a refused key by its line."""
+
+    path: Path
+    text: str
+
+
 LayerName = Literal["keys", "env", "file", "initializationOptions", "workspace"]
 # `keys` (kept by `dspex keys`) is below the environment: an exported key wins.
 _ORDER: tuple[LayerName, ...] = ("keys", "env", "file", "initializationOptions", "workspace")
+_FILE_LAYERS: tuple[LayerName, ...] = ("keys", "file")
+
+
+def _refusal(messages: list[str]) -> DspexError:
+    return DspexError(ErrorKind.INVALID_CONFIG, "; ".join(messages), details={"errors": messages})
 
 
 class ConfigStore:
-    """Holds the layers and the validated settings built from them."""
+    """Holds the layers and the validated settings built from them.
+
+    A layer that does not validate is refused whole and the previous one stays in force;
+    `refused` keeps why, per layer, until the layer is set again successfully."""
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = dict(os.environ if environ is None else environ)
         self.environ: Mapping[str, str] = self._environ
         self._layers: dict[LayerName, Layer] = {}
-        self.problems: list[str] = []
+        self.refused: dict[LayerName, list[str]] = {}
         self.settings = Settings()
         try:
             label, keys = _keys_layer(self._environ)
             if keys["providers"]:  # listed in `sources` only when it holds a key
                 self._set_quietly("keys", label, keys)
         except DspexError as exc:
-            self._record(exc)
+            self._record("keys", exc)
         self._set_quietly("env", "environment", env_layer(self._environ))
         path = config_file_path(self._environ)
         try:
-            self._set_quietly("file", f"file:{path}", read_toml_layer(path))
-        except DspexError as exc:
-            self._record(exc)
+            data, text = read_toml(path, required=bool(self._environ.get("DSPEX_CONFIG")))
+        except ConfigFileError as exc:
+            self._record("file", _refusal(exc.messages))
+        else:
+            self._set_quietly("file", f"file:{path}", data, FileSource(path, text))
 
-    def _record(self, exc: DspexError) -> None:
-        log.error("%s", exc.message)
-        self.problems.append(exc.message)
+    @property
+    def problems(self) -> list[str]:
+        """Why each refused layer was refused, one message per refused key."""
+        return [m for name in _ORDER for m in self.refused.get(name, ())]
 
-    def _set_quietly(self, layer: LayerName, label: str, data: Mapping[str, Any]) -> None:
+    def _record(self, layer: LayerName, exc: DspexError) -> None:
+        messages = list((exc.details or {}).get("errors") or [exc.message])
+        for message in messages:
+            # Reported loudly elsewhere (window/showMessage, dspex/config, the CLI).
+            log.info("invalid_config: %s", message)
+        self.refused[layer] = messages
+
+    def _set_quietly(
+        self,
+        layer: LayerName,
+        label: str,
+        data: Mapping[str, Any],
+        source: FileSource | None = None,
+    ) -> None:
         try:
-            self.set_layer(layer, data, label=label)
+            self.set_layer(layer, data, label=label, source=source)
         except DspexError as exc:
-            self._record(exc)
+            self._record(layer, exc)
 
     def set_layer(
-        self, layer: LayerName, data: Mapping[str, Any] | None, *, label: str | None = None
+        self,
+        layer: LayerName,
+        data: Mapping[str, Any] | None,
+        *,
+        label: str | None = None,
+        source: FileSource | None = None,
     ) -> None:
-        """Replace one layer; raises DspexError(invalid_config) and keeps the old one if bad."""
+        """Replace one layer; raises DspexError(invalid_config) and keeps the old one if bad.
+        The error names each refused key as the layer wrote it (with its line for a file)."""
         if data is not None and not isinstance(data, Mapping):
             raise DspexError(ErrorKind.INVALID_CONFIG, f"{layer}: settings must be an object")
         candidate = dict(self._layers)
-        candidate[layer] = Layer(label or layer, _normalise_keys(data or {}))
+        own = _normalise_keys(data or {})
+        candidate[layer] = Layer(label or layer, own)
         merged: dict[str, Any] = {}
         for name in _ORDER:
             if name in candidate:
                 merged = deep_merge(merged, candidate[name].data)
-        self.settings = _validate(merged)
+        settings, issues = _check(merged)
+        if issues:
+            raise _refusal(self._messages(layer, data or {}, own, issues, source))
+        self.settings = settings
         self._layers = candidate
+        self.refused.pop(layer, None)
+
+    @staticmethod
+    def _messages(
+        layer: LayerName,
+        raw: Mapping[str, Any],
+        own: Mapping[str, Any],
+        merged_issues: list[Issue],
+        source: FileSource | None,
+    ) -> list[str]:
+        _, issues = _check(own)  # the layer's own faults, named as it wrote them
+        if not issues:  # only the merge is wrong: name the merged keys
+            return [f"{layer}: {_loc(i.loc)}: {i.reason}" for i in merged_issues]
+        if source is not None:
+            return file_messages(source.path, source.text, raw, issues)
+        return [f"{layer}: {dotted(as_written(raw, i.loc))}: {i.reason}" for i in issues]
 
     def set_editor_settings(self, layer: LayerName, data: Any) -> None:
         """Editor settings may be nested under a `dspex` key (VS Code's section)."""
@@ -342,7 +459,7 @@ class ConfigStore:
         try:
             self.set_layer(layer, data)
         except DspexError as exc:
-            self._record(exc)
+            self._record(layer, exc)
             raise
 
     def sources(self) -> list[str]:
@@ -370,9 +487,51 @@ class ConfigStore:
             return spec.wire_format == "mock" or settings.base_url is not None
         if self.api_key(name) is not None:
             return True
+        if spec.wire_format == "openai_compat" and settings.base_url is not None:
+            # A base URL alone: a key-less OpenAI-compatible server (LM Studio, llama.cpp's
+            # server, vLLM, Ollama's /v1). A server that wants a key answers 401, and the
+            # error says that no key was sent.
+            return True
         return bool(spec.credential_settings) and all(
             getattr(settings, f, None) for f in spec.credential_settings
         )
+
+    def not_configured(self, name: str) -> DspexError:
+        """provider_not_configured, saying exactly what is missing and how to give it."""
+        spec = PROVIDER_BY_NAME[name]
+        config_key = f"providers.{name}"
+        if spec.requires_module is not None:
+            what = f"needs the {spec.requires_module} module (pip install {spec.requires_module})"
+        elif not spec.needs_key:
+            envs = " or ".join(spec.base_url_env_names()[:2])
+            what = f"needs its server's base URL: set {envs} (or {config_key}.base_url)"
+        else:
+            keys = " or ".join(spec.key_envs) or f"{config_key}.api_key"
+            what = f"needs an API key and none is set: set {keys} (or {config_key}.api_key)"
+            if spec.credential_settings:
+                what += (
+                    f", or {' and '.join(f'{config_key}.{c}' for c in spec.credential_settings)}"
+                )
+            if spec.wire_format == "openai_compat":
+                base = spec.base_url_env_names()[-1]
+                what += f"; for a server that needs no key, set {base} alone"
+        return DspexError(
+            ErrorKind.PROVIDER_NOT_CONFIGURED, f"provider {name!r} {what}", provider=name
+        )
+
+    def refuse_fallback(self) -> None:
+        """A request that names no provider is never answered by the mock just because a
+        refused file (the config file, the keys file) might have configured one. Refused
+        editor settings are answered at once with window/showMessage, and the editor's
+        previous settings stay in force."""
+        files = [m for name in _FILE_LAYERS for m in self.refused.get(name, ())]
+        if files:
+            raise DspexError(
+                ErrorKind.INVALID_CONFIG,
+                "; ".join(files)
+                + " (the configuration was refused, so no provider is chosen for a request "
+                "that names none; fix it, or pass a provider)",
+            )
 
     def api_key(self, name: str) -> str | None:
         key = self.settings.provider(name).api_key

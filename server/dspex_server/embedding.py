@@ -32,23 +32,15 @@ def resolve_embedder(
             ),
             FALLBACK_PROVIDER,
         )
+        if provider == FALLBACK_PROVIDER:
+            config.refuse_fallback()
         notices.append(
             f"local embeddings are unavailable (wordllama is not installed); "
             f"answered by {provider!r}"
         )
     spec = registry.spec(provider)
     if not config.configured(provider):
-        hint = (
-            f"install {spec.requires_module}"
-            if spec.requires_module
-            else f"set {', '.join((*spec.key_envs, *spec.base_url_env_names()[:1]))} "
-            f"or providers.{provider} in the config"
-        )
-        raise DspexError(
-            ErrorKind.PROVIDER_NOT_CONFIGURED,
-            f"provider {provider!r} is not configured ({hint})",
-            provider=provider,
-        )
+        raise config.not_configured(provider)
     settings = config.settings.provider(provider)
     model = params.model or settings.default_embedding_model or spec.default_embedding_model
     if not model:

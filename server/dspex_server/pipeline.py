@@ -152,6 +152,7 @@ class Pipeline:
         else:
             provider, fallback = self.config.default_provider()
             if fallback:
+                self.config.refuse_fallback()
                 notices.append(
                     "no provider is configured; answered by the built-in mock provider "
                     "(set OPENAI_API_KEY or another provider's key, or pass provider)"
@@ -165,13 +166,7 @@ class Pipeline:
                 provider=provider,
             )
         if not self.config.configured(provider):
-            envs = ", ".join((*spec.key_envs, *spec.base_url_env_names()[:1]))
-            raise DspexError(
-                ErrorKind.PROVIDER_NOT_CONFIGURED,
-                f"provider {provider!r} is not configured (set {envs} or "
-                f"providers.{provider} in the config)",
-                provider=provider,
-            )
+            raise self.config.not_configured(provider)
         settings = self.config.settings.provider(provider)
         model = params.model or settings.default_model or spec.default_model
         if not model:

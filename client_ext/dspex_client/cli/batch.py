@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import DspexError
-from .common import EXIT_OK, EXIT_PARTIAL_FAILURE
+from .common import EXIT_OK, EXIT_PARTIAL_FAILURE, fail
 
 LineCall = Callable[[dict[str, Any]], Awaitable[BaseModel]]
 
@@ -111,7 +111,7 @@ async def run_lines(lines: Iterable[str], call: LineCall, concurrency: int) -> i
             progress.step(is_error)
             if is_error:
                 err = out["error"]
-                print(f"line {err['line']}: {err['kind']}: {err['message']}", file=sys.stderr)
+                fail(err["kind"], f"line {err['line']}: {err['message']}")
             sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
             sys.stdout.flush()
     finally:

@@ -51,8 +51,12 @@ async def embed(args: argparse.Namespace, client: DspexClient) -> int:
     texts = [t for t in args.texts if t != "-"]
     if not texts:
         if sys.stdin.isatty():
-            raise UsageError("no texts given")
+            raise UsageError("no texts given (pass them as arguments, or lines on stdin)")
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        if not texts:
+            raise UsageError("no texts given: stdin held no non-empty line")
+    if any(not t.strip() for t in texts):
+        raise UsageError("an empty text cannot be embedded")
     result = await client.embed(texts, **options)
     if args.json:
         print_json(result.to_wire())

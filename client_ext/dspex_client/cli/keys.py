@@ -36,7 +36,7 @@ def _check_provider(name: str) -> bool:
     from dspex_server.providers.table import PROVIDER_BY_NAME
 
     if name not in PROVIDER_BY_NAME:
-        fail(f"unknown provider {name!r} (known: {', '.join(PROVIDER_BY_NAME)})")
+        fail("usage", f"unknown provider {name!r} (known: {', '.join(PROVIDER_BY_NAME)})")
         return False
     return True
 
@@ -54,12 +54,12 @@ def _set(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     key = _read_key(args.provider)
     if not key:
-        fail("no key given (pipe it to stdin or type it at the prompt)")
+        fail("usage", "no key given (pipe it to stdin or type it at the prompt)")
         return EXIT_USAGE
     try:
         where = set_key(args.provider, key, os.environ)
     except (KeysError, OSError) as exc:
-        fail(f"the key was not stored: {type(exc).__name__}")
+        fail("keys_error", f"the key was not stored: {type(exc).__name__}")
         return EXIT_USAGE
     print(f"{args.provider}: key stored in the {where}")
     return EXIT_OK
@@ -71,7 +71,7 @@ def _list(args: argparse.Namespace) -> int:
     try:
         rows = list_keys(os.environ)
     except KeysError as exc:
-        fail(str(exc))
+        fail("keys_error", str(exc))
         return EXIT_USAGE
     for provider, where in rows:
         print(f"{provider}\t{where}")
@@ -84,10 +84,10 @@ def _remove(args: argparse.Namespace) -> int:
     try:
         found = remove_key(args.provider, os.environ)
     except (KeysError, OSError) as exc:
-        fail(str(exc))
+        fail("keys_error", str(exc))
         return EXIT_USAGE
     if not found:
-        fail(f"no key kept for {args.provider!r}")
+        fail("usage", f"no key kept for {args.provider!r}")
         return EXIT_USAGE
     print(f"{args.provider}: key removed")
     return EXIT_OK

@@ -9,7 +9,7 @@ from typing import Any
 from dspex_protocol import LogEntry
 
 from ..client import DspexClient
-from .common import EXIT_OK, print_json, run
+from .common import EXIT_OK, EXIT_REQUEST_FAILED, EXIT_USAGE, fail, print_json, run
 
 
 def add_parser(subparsers: Any) -> None:
@@ -24,7 +24,38 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--since", help="ISO 8601 time or Unix seconds")
     p.add_argument("--errors", action="store_true", help="only failed exchanges")
     p.add_argument("--json", action="store_true", help="the entries as JSON")
-    p.set_defaults(handler=lambda args: run(args, show_logs))
+    p.add_argument(
+        "--purge",
+        action="store_true",
+        help="delete every logged exchange from the store (no daemon needed); "
+        "turn logging off with --no-log, DSPEX_NO_LOG=1 or store.log_requests = false",
+    )
+    p.set_defaults(handler=lambda args: purge(args) if args.purge else run(args, show_logs))
+
+
+def purge(args: argparse.Namespace) -> int:
+    """Delete the log where the daemon keeps it (the same configuration decides where)."""
+    import os
+    from pathlib import Path
+
+    from dspex_server.config import ConfigStore
+    from dspex_server.store.purge import purge_logs
+    from dspex_server.store.service import default_path
+
+    config = ConfigStore(os.environ)
+    for problem in config.problems:
+        fail("invalid_config", problem)
+    if config.problems:
+        return EXIT_USAGE
+    configured = config.settings.store.path
+    path = Path(configured).expanduser() if configured else default_path()
+    try:
+        deleted = purge_logs(path)
+    except Exception as exc:  # sqlite3.Error, OSError: say which, never a traceback
+        fail("store_error", f"{path}: {type(exc).__name__}: {exc}")
+        return EXIT_REQUEST_FAILED
+    print(f"purged {deleted} logged exchange(s) from {path}")
+    return EXIT_OK
 
 
 async def show_logs(args: argparse.Namespace, client: DspexClient) -> int:

@@ -273,9 +273,32 @@ class HttpAdapter(Adapter):
         with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
             payload = json.loads(body)
         fallback = f"HTTP {response.status_code} {response.reason_phrase or ''}".strip()
-        return self.payload_error(
+        error = self.payload_error(
             payload, model, status=response.status_code, headers=response.headers, fallback=fallback
         )
+        if (
+            response.status_code in (401, 403)
+            and not self.api_key
+            and self.spec.wire_format == "openai_compat"
+        ):
+            # A base URL alone configures a key-less server; this one wants a key.
+            error.message += (
+                f" (no API key was sent: the server at {self.at_endpoint('').strip(' ()')} "
+                f"requires one; set {' or '.join(self.spec.key_envs)})"
+            )
+        return error
+
+    def at_endpoint(self, message: str) -> str:
+        """A transport failure names the host and port it was talking to (never a path or
+        query: a key may ride in one)."""
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(self.base_url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return message
+        return f"{message} ({parts.hostname}:{port})" if parts.hostname else message
 
     def scrub(self, text: str) -> str:
         """Never echo a key back, even when a provider's error message quotes it."""
@@ -301,6 +324,7 @@ class HttpAdapter(Adapter):
     ) -> DspexError:
         """A connection failure. After the status line it is marked `sentAfterAnswer` and
         not retryable: sending the request again could run (and bill) it twice."""
+        message = self.at_endpoint(message)
         if not answered:
             return DspexError(kind, message, provider=self.name, model=model)
         return DspexError(

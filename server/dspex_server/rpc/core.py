@@ -37,6 +37,15 @@ def register(server: DspexServer, services: Services) -> None:
 
     @server.feature(types.INITIALIZED)
     async def on_initialized(_: Any) -> None:
+        if services.config.problems:
+            # Read before the editor connected (a config file with an error): say so now.
+            server.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Error,
+                    message="dspex refused its configuration (the previous settings stay in "
+                    "force): invalid_config: " + "; ".join(services.config.problems),
+                )
+            )
         # Editors that serve `workspace/configuration` are asked for the `dspex` section.
         settings = await pull_configuration(server)
         if settings is not None:

@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .writer import private_dir
+
 log = logging.getLogger("dspex.store")
 
 TRUNCATE_AT_BYTES = 1 << 20  # a settled journal is emptied once it is this large
@@ -47,7 +49,7 @@ class Journal:
     def __init__(self, db_path: Path) -> None:
         name = f"{db_path.name}.pending-{os.getpid()}-{secrets.token_hex(4)}{_SUFFIX}"
         self.path = db_path.parent / name
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(db_path.parent)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

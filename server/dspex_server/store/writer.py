@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -34,6 +35,35 @@ log = logging.getLogger("dspex.store")
 Operation = Callable[[sqlite3.Connection], Any]
 Synchronous = Literal["normal", "full"]
 _STOP = object()
+
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_dir(directory: Path) -> None:
+    """Create the store's directory readable by its user only (0700, whatever the umask).
+    An existing directory is left as it is: it may be shared (store.path)."""
+    if not directory.exists():
+        directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        os.chmod(directory, PRIVATE_DIR)
+
+
+def private_database(path: Path) -> None:
+    """The database holds every prompt and answer: create it 0600 before SQLite opens it
+    (SQLite gives its WAL, shared-memory and journal files the database's mode), and
+    tighten the files of a store created before this rule."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    for suffix in SQLITE_SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.chmod(side, PRIVATE_FILE)
 
 
 def connect(path: Path, synchronous: Synchronous = "normal") -> sqlite3.Connection:
@@ -122,7 +152,7 @@ class Writer:
 
     def _run(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(self.path)
             conn = connect(self.path, self.synchronous)
             migrate(conn)
             if self.on_open is not None:

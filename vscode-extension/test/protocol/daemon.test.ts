@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
@@ -40,6 +40,7 @@ async function startDaemon(initializationOptions: unknown = {}, configuration?: 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PROVIDER_ENV.test(k)) env[k] = v;
   env.DSPEX_CONFIG = join(tmp, "config.toml");
+  writeFileSync(env.DSPEX_CONFIG, ""); // a DSPEX_CONFIG naming a missing file is an error
   env.XDG_CONFIG_HOME = join(tmp, "xdg");
   const proc = spawn(PYTHON, ["-m", "dspex_server"], { env, stdio: "pipe" });
   let err = "";

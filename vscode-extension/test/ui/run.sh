@@ -40,6 +40,7 @@ PORT=${PORT:-$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 # A daemon environment with no real provider keys and no user config file.
 unset_args=()
 for v in $(compgen -e | grep -E '^(OPENAI|ANTHROPIC|GEMINI|GOOGLE|GROQ|MISTRAL|PERPLEXITY|OPENROUTER|XAI|OLLAMA|LMSTUDIO|AWS|BEDROCK|DSPEX)_' || true); do unset_args+=(-u "$v"); done
+: > "$RUN/dspex-config.toml"  # empty: a DSPEX_CONFIG naming a missing file is an error
 env "${unset_args[@]}" DSPEX_CONFIG="$RUN/dspex-config.toml" \
   setsid "$TOOLS/node_modules/.bin/code-server" --config "$RUN/config.yaml" --bind-addr "127.0.0.1:$PORT" --auth none \
   --disable-telemetry --disable-update-check --disable-workspace-trust --disable-getting-started-override \
