@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import math
 import re
 from collections.abc import AsyncIterator
@@ -27,11 +28,16 @@ from .base import (
     ProviderResponse,
     StreamPart,
 )
+from .mock_schema import instance
 from .settings import MockError, MockSettings
 from .table import ProviderSpec
 
 MOCK_EMBED_DIMENSIONS = 64
 _WORD = re.compile(r"\w+")
+# Field markers of dspex/predict prompts (`[[ ## text ## ]]`): not part of the input's words.
+_MARKER = re.compile(r"\[\[ ## \w+ ## \]\]")
+# How dspex/predict shows the output schema in a JSON-mode system prompt (predict/prompt.py).
+_SCHEMA_INTRO = "JSON Schema:"
 
 
 def hashed_embedding(text: str, dimensions: int = MOCK_EMBED_DIMENSIONS) -> list[float]:
@@ -100,8 +106,10 @@ class MockAdapter(Adapter):
             return self.settings.reply
         if mode == "cycle" and self._cycle is not None:
             return next(self._cycle)
-        last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
-        return last_user.text() if last_user is not None else ""
+        structured = _structured_reply(request)
+        if structured is not None:
+            return structured
+        return _last_user_text(request)
 
     def _answer(self, request: ProviderRequest) -> str:
         """The reply; after an assistant prefill (a resumed stream), only what follows it,
@@ -120,7 +128,14 @@ class MockAdapter(Adapter):
             return None
         choice = request.tool_choice
         name = choice.name if isinstance(choice, NamedToolChoice) else request.tools[0].name
-        return ToolCall(id=f"call_mock_{self._count}", name=name, arguments={})
+        tool = next((t for t in request.tools if t.name == name), None)
+        schema = tool.parameters if tool is not None else {}
+        arguments = instance(schema, f"{name}|{_seed(request)}") if schema else {}
+        return ToolCall(
+            id=f"call_mock_{self._count}",
+            name=name,
+            arguments=arguments if isinstance(arguments, dict) else {},
+        )
 
     def _usage(self, request: ProviderRequest, answer: str) -> Usage:
         prompt = sum(estimate_tokens(m.text()) for m in request.messages)
@@ -177,7 +192,14 @@ class MockAdapter(Adapter):
         if call is not None:
             yield StreamPart(
                 delta=ChatDelta(
-                    tool_calls=[ToolCallDelta(index=0, id=call.id, name=call.name, arguments="{}")]
+                    tool_calls=[
+                        ToolCallDelta(
+                            index=0,
+                            id=call.id,
+                            name=call.name,
+                            arguments=json.dumps(call.arguments, ensure_ascii=False),
+                        )
+                    ]
                 )
             )
         yield StreamPart(
@@ -185,3 +207,48 @@ class MockAdapter(Adapter):
             usage=self._usage(request, answer),
             model=request.model,
         )
+
+
+def _last_user_text(request: ProviderRequest) -> str:
+    last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
+    return last_user.text() if last_user is not None else ""
+
+
+def _seed(request: ProviderRequest) -> str:
+    """The input the structured answers' strings are derived from: the last user message,
+    without dspex/predict's field markers."""
+    return _MARKER.sub(" ", _last_user_text(request)).strip()
+
+
+def _prompt_schema(request: ProviderRequest) -> dict[str, object] | None:
+    """The JSON Schema a system prompt shows after `JSON Schema:` (how dspex/predict asks
+    for JSON on a provider with `json_object` mode only), when there is one."""
+    for message in request.messages:
+        if message.role != "system":
+            continue
+        text = message.text()
+        at = text.find(_SCHEMA_INTRO)
+        start = text.find("{", at) if at >= 0 else -1
+        if start < 0:
+            continue
+        try:
+            schema, _ = json.JSONDecoder().raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(schema, dict):
+            return schema
+    return None
+
+
+def _structured_reply(request: ProviderRequest) -> str | None:
+    """In echo mode, a request for JSON gets a JSON object valid against the schema it
+    names (`responseFormat` json_schema, or the schema in the system prompt for
+    json_object); None when nothing structured is asked for."""
+    fmt = request.response_format
+    if fmt is None or fmt.type == "text":
+        return None
+    schema: object = fmt.json_schema if fmt.type == "json_schema" else _prompt_schema(request)
+    seed = _seed(request)
+    if not schema:
+        return json.dumps({"message": seed}, ensure_ascii=False)
+    return json.dumps(instance(schema, seed), ensure_ascii=False)
