@@ -116,8 +116,9 @@ class _Generator:
         if len(text) < low:
             text = (text + " ") * (low // (len(text) + 1) + 1)
             text = text[: max(low, len(text.rstrip()))]
-        if high is not None:
-            text = text[: int(high)]
+        if high is not None and len(text) > int(high):
+            tag = _digest(self.seed, path).hex()  # cut short: keep it distinct
+            text = (tag * (int(high) // len(tag) + 1))[: int(high)]
         return text
 
     def integer(self, schema: Mapping[str, Any], path: str) -> int:
@@ -193,7 +194,8 @@ class _Generator:
         prefix = prefix if isinstance(prefix, list) else []
         low = int(schema.get("minItems", 0) or 0)
         high = schema.get("maxItems")
-        count = max(low, min(2, int(high) if high is not None else 2), len(prefix) if low else 0)
+        usual = 2 if depth < MAX_DEPTH // 2 else 0  # deep in a recursive schema: the least
+        count = max(low, min(usual, int(high) if high is not None else usual))
         if high is not None:
             count = min(count, int(high))
         if items is False:
