@@ -167,3 +167,18 @@ async def test_a_json_schema_response_format_gets_a_valid_object(daemon: Daemon)
     assert answers[0] != answers[1]
     echoed = await daemon.request("dspex/chat", chat())
     assert echoed["choices"][0]["message"]["content"] == "book a flight"
+
+
+async def test_text_mode_predict_on_the_mock_answers_the_field_markers(daemon: Daemon) -> None:
+    signature = (
+        "text -> label: Literal['pos', 'neg'], n: int, tags: list[str], "
+        "maybe: Optional[float], sentiment"
+    )
+    result = await daemon.request(
+        "dspex/predict", {"signature": signature, "inputs": {"text": "hi"}, "mode": "text"}
+    )
+    assert result["strategy"] == "text" and result["attempts"] == 1
+    out = result["outputs"]
+    assert out["label"] == "pos" and isinstance(out["n"], int)
+    assert isinstance(out["tags"], list) and isinstance(out["maybe"], float)
+    assert "[[ ## completed ## ]]" in result["rawAnswer"]

@@ -28,6 +28,7 @@ from .base import (
     ProviderResponse,
     StreamPart,
 )
+from .mock_predict import text_mode_reply
 from .mock_schema import instance
 from .settings import MockError, MockSettings
 from .table import ProviderSpec
@@ -243,10 +244,12 @@ def _prompt_schema(request: ProviderRequest) -> dict[str, object] | None:
 def _structured_reply(request: ProviderRequest) -> str | None:
     """In echo mode, a request for JSON gets a JSON object valid against the schema it
     names (`responseFormat` json_schema, or the schema in the system prompt for
-    json_object); None when nothing structured is asked for."""
+    json_object), a dspex/predict text-mode prompt its marker-framed fields; None when
+    nothing structured is asked for."""
     fmt = request.response_format
     if fmt is None or fmt.type == "text":
-        return None
+        system = "\n\n".join(m.text() for m in request.messages if m.role == "system")
+        return text_mode_reply(system, _last_user_text(request), _seed(request))
     schema: object = fmt.json_schema if fmt.type == "json_schema" else _prompt_schema(request)
     seed = _seed(request)
     if not schema:
