@@ -142,7 +142,8 @@ class MockError(SettingsModel):
 
 
 class MockSettings(ProviderSettings):
-    """The scriptable mock: `echo` repeats the last user message, `fixed` answers `reply`,
+    """The scriptable mock: `echo` repeats the last user message (or, asked for JSON or a
+    dspex/predict layout, answers a schema-valid instance), `fixed` answers `reply`,
     `cycle` answers `replies` round-robin. Latency and errors can be injected."""
 
     mode: Literal["echo", "fixed", "cycle"] = "echo"
