@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 from daemon import Daemon, clean_env
+from provider_checks import stream_chat, streamed_tool_fragments
 
 CLI = [sys.executable, "-c", "from dspex_client.cli import run_main; run_main()"]
 SEED = "text -> sentiment, confidence, reasoning"
@@ -182,3 +183,16 @@ async def test_text_mode_predict_on_the_mock_answers_the_field_markers(daemon: D
     assert out["label"] == "pos" and isinstance(out["n"], int)
     assert isinstance(out["tags"], list) and isinstance(out["maybe"], float)
     assert "[[ ## completed ## ]]" in result["rawAnswer"]
+
+
+async def test_a_streamed_forced_tool_call_carries_the_same_valid_arguments(
+    daemon: Daemon,
+) -> None:
+    params = chat(tools=TOOLS, toolChoice={"name": "book"})
+    del params["provider"]
+    result, partials = await stream_chat(daemon, "mock", **params)
+    fragments = streamed_tool_fragments(partials)
+    assert [f["name"] for f in fragments if f.get("name")] == ["book"]
+    arguments = json.loads("".join(f.get("arguments") or "" for f in fragments))
+    jsonschema.validate(arguments, TOOL_SCHEMA)
+    assert result["choices"][0]["message"]["toolCalls"][0]["arguments"] == arguments
