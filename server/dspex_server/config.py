@@ -22,9 +22,11 @@ from dspex_protocol import ErrorKind
 
 from .errors import DspexError
 from .providers.settings import (
+    FAILOVER_CAUSES,
     CircuitSettings,
     ProviderSettings,
     RetrySettings,
+    RouteSettings,
     SettingsModel,
 )
 from .providers.table import FALLBACK_PROVIDER, PROVIDER_BY_NAME, PROVIDERS, ProviderSpec
@@ -116,6 +118,9 @@ class Settings(SettingsModel):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     circuit: CircuitSettings = Field(default_factory=CircuitSettings)
+    routes: dict[str, RouteSettings] = Field(
+        default_factory=dict, description='Fail-over chains (`provider = "route:NAME"`).'
+    )
     telemetry: bool = Field(
         default=False, description="send `dspex/telemetry` notifications to the client"
     )
@@ -175,6 +180,7 @@ def _validate(data: Mapping[str, Any]) -> Settings:
         settings = Settings()
     if settings.default_provider and settings.default_provider not in PROVIDER_BY_NAME:
         errors.append(f"defaultProvider: unknown provider {settings.default_provider!r}")
+    errors += _route_errors(settings)
     if errors:
         raise DspexError(
             ErrorKind.INVALID_CONFIG,
@@ -183,6 +189,22 @@ def _validate(data: Mapping[str, Any]) -> Settings:
         )
     settings.providers = providers
     return settings
+
+
+def _route_errors(settings: Settings) -> list[str]:
+    errors = []
+    for name, route in settings.routes.items():
+        for i, entry in enumerate(route.chain):
+            provider = entry.split("/", 1)[0]
+            if provider not in PROVIDER_BY_NAME:
+                errors.append(f"routes.{name}.chain.{i}: unknown provider {provider!r}")
+        for cause in route.failover_on or ():
+            if cause not in FAILOVER_CAUSES:
+                errors.append(
+                    f"routes.{name}.failoverOn: unknown cause {cause!r} "
+                    f"(known: {', '.join(FAILOVER_CAUSES)})"
+                )
+    return errors
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

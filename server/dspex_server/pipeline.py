@@ -1,6 +1,8 @@
 """The request pipeline: resolve provider and model → adapter → normalise → stats.
 
-Retries, circuit breaking, context fitting and cost hook in here, once, for every provider.
+Retries, circuit breaking, the rate-limit gate, context fitting and cost hook in here, once,
+for every provider; fail-over chains (reliability/fallback.py) run one pipeline pass per
+target.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .recording import recorded, with_correlation_id
 from .reliability.breaker import BreakerRegistry
-from .reliability.retry import retry_delay_ms
+from .reliability.fallback import Failover, Tally, is_route
+from .reliability.gate import GateRegistry
+from .reliability.retry import backoff_ms, retry_delay_ms
 from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,7 @@ class _Run:
     resumed: bool = False
     acc: StreamAccumulator | None = None
     error: DspexError | None = None
+    tally: Tally | None = None
 
 
 def _provider_request(params: ChatParams, model: str, messages: list[Message]) -> ProviderRequest:
@@ -138,9 +143,14 @@ class Pipeline:
         # The durable log (store): awaited before the answer is returned, so that an
         # answered request is on disk. None: nothing recorded.
         self.exchanges: ExchangeSink | None = None
+        # The shared rate-limit gates (reliability/gate.py) and the fail-over chains.
+        self.gates = GateRegistry()
+        self.failover = Failover(self)
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
+        if is_route(params.provider) or is_route(params.model):
+            params, _ = self.failover.fallbacks_for(params)
         notices: list[str] = []
         if params.provider:
             provider = params.provider
@@ -182,9 +192,9 @@ class Pipeline:
 
     async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
         if self.exchanges is None:
-            return await self._chat(params, on_chunk)
+            return await self.failover.chat(params, on_chunk)
         params = with_correlation_id(params)
-        return await recorded(self.exchanges, "chat", params, self._chat(params, on_chunk))
+        return await recorded(self.exchanges, "chat", params, self.failover.chat(params, on_chunk))
 
     async def embed(self, params: EmbedParams) -> EmbedResult:
         if self.exchanges is None:
@@ -192,15 +202,24 @@ class Pipeline:
         params = with_correlation_id(params)
         return await recorded(self.exchanges, "embed", params, self._embed(params))
 
-    async def _chat(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
-        self, params: ChatParams, on_chunk: ChunkSink | None = None
+    async def run_target(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
+        self,
+        params: ChatParams,
+        target: tuple[str, str, list[str]] | None,
+        on_chunk: ChunkSink | None = None,
+        tally: Tally | None = None,
+        prefix: str | None = None,
     ) -> ChatResult:
+        """One request on one (provider, model): `target`, or the one `resolve` chooses.
+        `prefix`: text a failed-over stream already delivered, given to this target as an
+        assistant prefill to continue."""
         correlation_id = params.correlation_id or new_correlation_id()
         try:
-            provider, model, notices = self.resolve(params)
+            provider, model, notices = target or self.resolve(params)
         except DspexError as exc:
             exc.correlation_id = correlation_id
             raise
+        notices = list(notices)
         cache_key = None
         if self.chat_cache is not None and on_chunk is None:
             cached, cache_key = await self.chat_cache.lookup(
@@ -213,6 +232,7 @@ class Pipeline:
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
+        run.tally = tally
 
         def stop(
             kind: ErrorKind | None,
@@ -265,7 +285,7 @@ class Pipeline:
                         provider,
                         request,
                         run,
-                        lambda r: self._stream(adapter, r, correlation_id, sink, run),
+                        lambda r: self._stream(adapter, r, correlation_id, sink, run, prefix),
                     )
         except DspexError as exc:
             exc.provider = exc.provider or provider
@@ -375,27 +395,41 @@ class Pipeline:
             error.details = {k: clean(v) for k, v in error.details.items()}
         return error
 
-    async def _attempts(
+    async def _attempts(  # noqa: PLR0912, PLR0915 - breaker, gate, retry: one loop
         self,
         provider: str,
         request: R,
         run: _Run,
         call: Callable[[R], Awaitable[T]],
     ) -> T:
-        """The one retry loop: each attempt passes the provider's circuit breaker, gets what
-        is left of the request's deadline, and on a retryable failure waits (exponential
-        backoff, full jitter, Retry-After honoured) unless a streamed byte already reached
-        the client or the deadline would pass first."""
-        policy = self.config.settings.retry_policy(provider)
-        breaker = self.breakers.get(provider)
+        """The one retry loop: each attempt passes the (provider, model) circuit breaker and
+        its shared rate-limit gate, gets what is left of the request's deadline, and on a
+        retryable failure waits (exponential backoff, full jitter, Retry-After honoured;
+        after a 429 on the shared gate) unless a streamed byte already reached the client
+        or the deadline would pass first."""
+        settings = self.config.settings
+        policy = settings.retry_policy(provider)
+        breaker = self.breakers.get(provider, request.model)
+        gate = self.gates.get(provider, request.model)
+        limit = settings.provider(provider).rate_limit
+        rpm = None if limit is None else limit.rpm
         retry = 0
         while True:
-            run.attempts += 1
-            probe = breaker.before_call(request.model)
+            gated, sent_round, extra = await gate.admit(
+                run.attempts, policy.attempts, run.deadline, rpm
+            )
+            run.attempts += extra + 1
+            try:
+                probe = breaker.before_call(request.model)
+            except DspexError:
+                gate.abandon(gated)
+                raise
             attempt_request = request
             if run.deadline is not None:
                 left = max(0.001, run.deadline - time.perf_counter())
                 attempt_request = dataclasses.replace(request, timeout_s=left)
+            if run.tally is not None:
+                run.tally.requests += 1
             try:
                 response = await call(attempt_request)
             except DspexError as exc:
@@ -403,6 +437,13 @@ class Pipeline:
                 delay = None
                 if not run.sent and run.attempts < policy.attempts:
                     delay = retry_delay_ms(policy, exc, retry)
+                if exc.kind is ErrorKind.RATE_LIMITED:
+                    wait = exc.retry_after_ms
+                    gate.limited(
+                        sent_round, gated, backoff_ms(policy, retry) if wait is None else wait
+                    )
+                else:
+                    gate.passed(gated)
                 if delay is None or (
                     run.deadline is not None and time.perf_counter() + delay / 1000 >= run.deadline
                 ):
@@ -410,14 +451,18 @@ class Pipeline:
                         exc.details = {**(exc.details or {}), "attempts": run.attempts}
                     raise
                 retry += 1
-                await asyncio.sleep(delay / 1000)
+                if exc.kind is not ErrorKind.RATE_LIMITED:  # a 429 waits on the gate
+                    await asyncio.sleep(delay / 1000)
                 continue
             except TimeoutError:
                 breaker.failure(DspexError(ErrorKind.TIMEOUT, "deadline"), probe)
+                gate.abandon(gated)
                 raise
             except BaseException:
                 breaker.abandon(probe)
+                gate.abandon(gated)
                 raise
+            gate.passed(gated)
             if run.error is not None:
                 breaker.failure(run.error, probe)
             else:
@@ -431,12 +476,20 @@ class Pipeline:
         correlation_id: str,
         on_chunk: ChunkSink,
         run: _Run,
+        prefix: str | None = None,
     ) -> ProviderResponse:
         """Forward deltas as they arrive. A stream that breaks before anything reached the
         client raises (and may be retried); one that breaks after is resumed once with the
         partial answer as an assistant prefix where the provider supports it, else the
-        partial answer is returned with finishReason `interrupted` and the error."""
+        partial answer is returned with finishReason `interrupted` and the error.
+        `prefix`: the text another target delivered before it failed over to this one."""
         acc = run.acc = StreamAccumulator(request.model)
+        base = request.messages
+        if prefix:
+            acc.text.append(prefix)
+            request = dataclasses.replace(
+                request, messages=[*base, Message(role="assistant", content=prefix)]
+            )
         try:
             await self._pump(adapter, request, correlation_id, on_chunk, run, acc)
         except DspexError as exc:
@@ -445,8 +498,8 @@ class Pipeline:
             if self._can_resume(adapter, exc, acc):
                 run.resumed = True
                 first_usage = acc.usage
-                prefix = Message(role="assistant", content=acc.partial_text)
-                again = dataclasses.replace(request, messages=[*request.messages, prefix])
+                resumed = Message(role="assistant", content=acc.partial_text)
+                again = dataclasses.replace(request, messages=[*base, resumed])
                 try:
                     await self._pump(adapter, again, correlation_id, on_chunk, run, acc)
                 except DspexError as second:
@@ -483,10 +536,14 @@ class Pipeline:
     def _can_resume(self, adapter: Adapter, error: DspexError, acc: StreamAccumulator) -> bool:
         if not error.retryable or acc.tool_calls or not acc.partial_text:
             return False
-        configured = self.config.settings.provider(adapter.name).assistant_prefill
+        return self.accepts_prefill(adapter.name)
+
+    def accepts_prefill(self, provider: str) -> bool:
+        """Whether the provider continues an assistant prefill (config, else its row)."""
+        configured = self.config.settings.provider(provider).assistant_prefill
         if configured is not None:
             return configured
-        return ASSISTANT_PREFILL in adapter.spec.capabilities
+        return ASSISTANT_PREFILL in self.registry.spec(provider).capabilities
 
     def resolve_embedder(self, params: EmbedParams) -> tuple[str, str, list[str]]:
         return resolve_embedder(self.config, self.registry, params)

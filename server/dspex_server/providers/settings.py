@@ -81,6 +81,47 @@ class CircuitOverride(SettingsModel):
     trip_on: list[ErrorKind] | None = None
 
 
+class RateLimitSettings(SettingsModel):
+    """`providers.<name>.rateLimit`: a client-side limit per model, kept before the
+    provider has to answer 429 (requests over it wait on the shared rate-limit gate)."""
+
+    rpm: int | None = Field(default=None, gt=0, description="requests per sliding minute")
+
+
+FAILOVER_CAUSES = (
+    "rate_limited",
+    "server_error",
+    "overloaded",
+    "timeout",
+    "network_error",
+    "circuit_open",
+    "invalid_response",
+    "authentication",
+    "context_length",
+)
+DEFAULT_FAILOVER_ON: tuple[str, ...] = (
+    "rate_limited",
+    "server_error",
+    "overloaded",
+    "timeout",
+    "network_error",
+    "circuit_open",
+    "context_length",
+)
+
+
+class RouteSettings(SettingsModel):
+    """`routes.<name>`: a fail-over chain, used as `provider = "route:<name>"` (or model).
+    Each entry is `provider/model` (or a bare provider: its default model)."""
+
+    chain: list[str] = Field(min_length=1, max_length=8)
+    failover_on: list[str] | None = Field(
+        default=None,
+        description="Which failures move on to the next entry (default: rate_limited, "
+        "server_error, overloaded, timeout, network_error, circuit_open, context_length).",
+    )
+
+
 class ProviderSettings(SettingsModel):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -92,6 +133,7 @@ class ProviderSettings(SettingsModel):
     max_connections: int = Field(default=512, gt=0)
     retry: RetryOverride | None = None
     circuit: CircuitOverride | None = None
+    rate_limit: RateLimitSettings | None = None
     assistant_prefill: bool | None = Field(
         default=None,
         description="Whether a broken stream may be resumed with the partial answer as an "
