@@ -395,7 +395,7 @@ class Pipeline:
             error.details = {k: clean(v) for k, v in error.details.items()}
         return error
 
-    async def _attempts(  # noqa: PLR0912, PLR0915 - breaker, gate, retry: one loop
+    async def _attempts(  # noqa: PLR0915 - breaker, gate, retry: one loop
         self,
         provider: str,
         request: R,
