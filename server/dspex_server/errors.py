@@ -9,6 +9,9 @@ from pygls.exceptions import JsonRpcException
 from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
 
 RETRYABLE_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK_ERROR, ErrorKind.RATE_LIMITED})
+# `details` key of a transport failure after the provider sent its status line: the request
+# was received (and may be billed), so it must not be sent again as it is.
+SENT_AFTER_ANSWER = "sentAfterAnswer"
 
 
 class DspexError(Exception):
@@ -39,6 +42,11 @@ class DspexError(Exception):
         self.request_id = request_id
         self.correlation_id = correlation_id
         self.details = details
+
+    @property
+    def sent_after_answer(self) -> bool:
+        """The connection failed after the provider answered (status line received)."""
+        return bool(self.details and self.details.get(SENT_AFTER_ANSWER))
 
     def data(self) -> ErrorData:
         return ErrorData(

@@ -45,6 +45,7 @@ from .recording import recorded, with_correlation_id
 from .reliability.breaker import BreakerRegistry
 from .reliability.fallback import Failover, Tally, is_route
 from .reliability.gate import GateRegistry
+from .reliability.idempotency import idempotency, new_idempotency_key
 from .reliability.retry import backoff_ms, retry_delay_ms
 from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
@@ -86,6 +87,9 @@ class _Run:
     acc: StreamAccumulator | None = None
     error: DspexError | None = None
     tally: Tally | None = None
+    # The request carries an idempotency key the provider honours (may be re-sent after
+    # the provider answered: reliability/retry.py `may_resend`).
+    idempotent: bool = False
 
 
 def _provider_request(params: ChatParams, model: str, messages: list[Message]) -> ProviderRequest:
@@ -233,6 +237,7 @@ class Pipeline:
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
         run.tally = tally
+        run.idempotent = self.config.settings.provider(provider).idempotency_header is not None
 
         def stop(
             kind: ErrorKind | None,
@@ -413,6 +418,7 @@ class Pipeline:
         gate = self.gates.get(provider, request.model)
         limit = settings.provider(provider).rate_limit
         rpm = None if limit is None else limit.rpm
+        key = new_idempotency_key() if run.idempotent else None  # one for all attempts
         retry = 0
         while True:
             gated, sent_round, extra = await gate.admit(
@@ -431,12 +437,13 @@ class Pipeline:
             if run.tally is not None:
                 run.tally.requests += 1
             try:
-                response = await call(attempt_request)
+                with idempotency(key):
+                    response = await call(attempt_request)
             except DspexError as exc:
                 breaker.failure(exc, probe)
                 delay = None
                 if not run.sent and run.attempts < policy.attempts:
-                    delay = retry_delay_ms(policy, exc, retry)
+                    delay = retry_delay_ms(policy, exc, retry, idempotent=run.idempotent)
                 if exc.kind is ErrorKind.RATE_LIMITED:
                     wait = exc.retry_after_ms
                     gate.limited(
@@ -501,7 +508,9 @@ class Pipeline:
                 resumed = Message(role="assistant", content=acc.partial_text)
                 again = dataclasses.replace(request, messages=[*base, resumed])
                 try:
-                    await self._pump(adapter, again, correlation_id, on_chunk, run, acc)
+                    # Another request (the prefix added): another idempotency key.
+                    with idempotency(new_idempotency_key() if run.idempotent else None):
+                        await self._pump(adapter, again, correlation_id, on_chunk, run, acc)
                 except DspexError as second:
                     run.error = second
                     return _interrupted(acc, adapter.name)
@@ -534,7 +543,10 @@ class Pipeline:
             await stream.aclose()  # type: ignore[attr-defined]
 
     def _can_resume(self, adapter: Adapter, error: DspexError, acc: StreamAccumulator) -> bool:
-        if not error.retryable or acc.tool_calls or not acc.partial_text:
+        # A stream cut after the answer began is resumable: the new request continues
+        # the partial answer instead of repeating it.
+        retryable = error.retryable or error.sent_after_answer
+        if not retryable or acc.tool_calls or not acc.partial_text:
             return False
         return self.accepts_prefill(adapter.name)
 

@@ -13,6 +13,7 @@ from .base import (
     HttpError,
     Reply,
     StreamErrorEvent,
+    StreamWire,
     TruncatedStream,
     split_text,
     sse_event,
@@ -93,6 +94,10 @@ class FakeAnthropic(FakeProvider):
             return canned
         if isinstance(behaviour, TruncatedStream | StreamErrorEvent):
             return await self.broken_stream(request, body, behaviour)
+        fault = await self.play_fault(request, behaviour, bool(body.get("stream")), self.wire(body))
+        if fault is not None:
+            return fault
+        behaviour = self.as_reply(behaviour)
         await self.sleep(behaviour.delay_s)
         if body.get("stream"):
             return await self.stream(request, body, behaviour)
@@ -213,6 +218,28 @@ class FakeAnthropic(FakeProvider):
             sse_event({"type": "content_block_stop", "index": index}, "content_block_stop")
         )
         return events
+
+    def wire(self, body: dict[str, Any]) -> StreamWire:
+        def finish(reply: Reply) -> list[bytes]:
+            delta = {
+                "type": "message_delta",
+                "delta": {"stop_reason": self._stop_reason(reply), "stop_sequence": None},
+                "usage": {"output_tokens": reply.completion_tokens},
+            }
+            return [
+                sse_event({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+                sse_event(delta, "message_delta"),
+            ]
+
+        return StreamWire(
+            content_type="text/event-stream",
+            opener=self._start_events(body, Reply()) + self._text_events(0, [])[:1],
+            delta=lambda text: self._text_events(0, [text])[1],
+            finish=finish,
+            end=[sse_event({"type": "message_stop"}, "message_stop")],
+            malformed=b"event: content_block_delta\n"
+            b'data: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_del\n\n',
+        )
 
     async def stream(
         self, request: web.Request, body: dict[str, Any], reply: Reply

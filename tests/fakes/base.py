@@ -64,7 +64,41 @@ class StreamErrorEvent:
 
 @dataclass
 class ConnectionReset:
-    """Accept the request, then drop the connection without a byte of answer."""
+    """Accept the request, then reset the connection: without a byte of answer (before
+    the headers), or `after_headers`: after the status line `200` and the headers (and,
+    for a stream, the format's opening events, no token), as a dying proxy would."""
+
+    after_headers: bool = False
+
+
+@dataclass
+class Stall:
+    """Stream `chunks` deltas of `text`, go silent for `stall_s` (no byte at all), then
+    stream the rest and finish normally."""
+
+    text: str = "one two three four five six"
+    chunks: int = 2
+    stall_s: float = 5.0
+
+
+@dataclass
+class MalformedEvent:
+    """A complete stream of `text` with one malformed event (in the format's framing, a
+    payload that does not parse) after `at` deltas: every other token is valid."""
+
+    text: str = "one two three four five six"
+    at: int = 2
+
+
+@dataclass
+class CleanClose:
+    """A stream that ends with a clean close (no reset) before the format's terminal
+    event: with `chunks=None` after every delta, the finish reason and the usage (only
+    the terminal marker missing: `[DONE]`, `message_stop`, Bedrock's `metadata`); with
+    `chunks=N` after N deltas, before any finish reason."""
+
+    text: str = "one two three four five six"
+    chunks: int | None = None
 
 
 @dataclass
@@ -78,8 +112,35 @@ class SlowStream:
 
 
 Behaviour = (
-    Reply | HttpError | Garbage | TruncatedStream | StreamErrorEvent | ConnectionReset | SlowStream
+    Reply
+    | HttpError
+    | Garbage
+    | TruncatedStream
+    | StreamErrorEvent
+    | ConnectionReset
+    | SlowStream
+    | Stall
+    | MalformedEvent
+    | CleanClose
 )
+StreamFault = Stall | MalformedEvent | CleanClose
+# What a client sees of a reset after the headers: part of a JSON body, then nothing.
+PARTIAL_JSON = b'{"id": "partial-body", "choices": ['
+RESET_PAUSE_S = 0.05  # long enough for the client to read the headers before the reset
+
+
+@dataclass
+class StreamWire:
+    """How one wire format renders a stream, for the faults every fake plays the same way:
+    the events before the first token, one text delta, the finish (reason and usage), the
+    terminal marker (empty where the format has none), and one malformed event."""
+
+    content_type: str
+    opener: list[bytes]
+    delta: Callable[[str], bytes]
+    finish: Callable[[Reply], list[bytes]]
+    end: list[bytes]
+    malformed: bytes
 
 
 @dataclass
@@ -206,6 +267,80 @@ class FakeProvider:
             self.drop_connection(request)
             return response
         await response.write(error_event(behaviour.body))
+        await response.write_eof()
+        return response
+
+    async def play_fault(
+        self, request: web.Request, behaviour: Behaviour, streaming: bool, wire: StreamWire
+    ) -> web.StreamResponse | None:
+        """The answer to a connection or stream fault, in `wire`'s format; None when
+        `behaviour` is none of them (the fake renders it itself)."""
+        if isinstance(behaviour, ConnectionReset):
+            if not behaviour.after_headers:
+                return self.reset_connection(request)
+            if streaming:
+                return await self.reset_after_headers(request, wire.content_type, wire.opener)
+            return await self.reset_after_headers(
+                request, "application/json", [PARTIAL_JSON], length=4096
+            )
+        if isinstance(behaviour, Stall | MalformedEvent | CleanClose) and streaming:
+            return await self.faulty_stream(request, behaviour, wire)
+        return None
+
+    @staticmethod
+    def as_reply(behaviour: Behaviour) -> Reply:
+        """The plain answer to what is left: a Reply, or a stream fault's text when the
+        request does not stream (stream faults need a stream)."""
+        if isinstance(behaviour, Reply):
+            return behaviour
+        if isinstance(behaviour, Stall | MalformedEvent | CleanClose):
+            return Reply(text=behaviour.text)
+        raise TypeError(f"this fake does not play {type(behaviour).__name__} here")
+
+    async def reset_after_headers(
+        self,
+        request: web.Request,
+        content_type: str,
+        head: list[bytes],
+        length: int | None = None,
+    ) -> web.StreamResponse:
+        """Status 200 and headers (and `head`), a pause, then a reset (RST)."""
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        if length is not None:
+            response.content_length = length
+        await response.prepare(request)
+        # aiohttp holds the headers back until the first body write: send them now.
+        await response.write(b"".join(head) or b"\n")
+        await asyncio.sleep(RESET_PAUSE_S)
+        return self.reset_connection(request)
+
+    async def faulty_stream(
+        self, request: web.Request, fault: StreamFault, wire: StreamWire
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": wire.content_type})
+        await response.prepare(request)
+        pieces = split_text(fault.text, 6)
+        events = [*wire.opener]
+        if isinstance(fault, CleanClose):
+            if fault.chunks is not None:
+                events += [wire.delta(p) for p in pieces[: fault.chunks]]
+            else:
+                events += [wire.delta(p) for p in pieces] + wire.finish(Reply(text=fault.text))
+            for event in events:
+                await response.write(event)
+            await response.write_eof()  # a clean end of the body, no terminal event
+            return response
+        cut = fault.chunks if isinstance(fault, Stall) else fault.at
+        head = events + [wire.delta(p) for p in pieces[:cut]]
+        tail = [wire.delta(p) for p in pieces[cut:]] + wire.finish(Reply(text=fault.text))
+        for event in head:
+            await response.write(event)
+        if isinstance(fault, Stall):
+            await self.sleep(fault.stall_s)
+        else:
+            await response.write(wire.malformed)
+        for event in tail + wire.end:
+            await response.write(event)
         await response.write_eof()
         return response
 

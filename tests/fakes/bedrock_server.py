@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import FakeProvider, HttpError, Reply, TruncatedStream, split_text
+from .base import FakeProvider, HttpError, Reply, StreamWire, TruncatedStream, split_text
 from .embeddings import fake_vector
 
 AUTH_RE = re.compile(
@@ -83,6 +83,12 @@ def event(name: str, payload: dict[str, Any]) -> bytes:
 
 def _text_delta(text: str) -> bytes:
     return event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}})
+
+
+def corrupt(message: bytes) -> bytes:
+    """A frame whose prelude is sound but whose message CRC is wrong (bytes damaged in
+    transit): a decoder can skip exactly this frame."""
+    return message[:-4] + struct.pack(">I", (zlib.crc32(message[:-4]) + 1) & 0xFFFFFFFF)
 
 
 def exception(name: str, message: str) -> bytes:
@@ -235,11 +241,29 @@ class FakeBedrock(FakeProvider):
         behaviour = self.next_behaviour(Reply(text=self._echo(body)))
         return body, self.canned(behaviour) or behaviour
 
+    def wire(self) -> StreamWire:
+        """ConverseStream: messageStop carries the stop reason, the `metadata` event after
+        it the usage and ends the stream."""
+        return StreamWire(
+            content_type="application/vnd.amazon.eventstream",
+            opener=[event("messageStart", {"role": "assistant"})],
+            delta=_text_delta,
+            finish=lambda reply: [
+                event("contentBlockStop", {"contentBlockIndex": 0}),
+                event("messageStop", {"stopReason": self._stop(reply)}),
+            ],
+            end=[event("metadata", {"usage": self._usage(Reply()), "metrics": {"latencyMs": 9}})],
+            malformed=corrupt(_text_delta("lost ")),
+        )
+
     async def converse(self, request: web.Request) -> web.StreamResponse:
         _, behaviour = await self._behaviour(request)
         if isinstance(behaviour, web.StreamResponse):
             return behaviour
-        assert isinstance(behaviour, Reply)
+        fault = await self.play_fault(request, behaviour, False, self.wire())
+        if fault is not None:
+            return fault
+        behaviour = self.as_reply(behaviour)
         await self.sleep(behaviour.delay_s)
         content: list[dict[str, Any]] = []
         if behaviour.text:
@@ -268,6 +292,11 @@ class FakeBedrock(FakeProvider):
         _, behaviour = await self._behaviour(request)
         if isinstance(behaviour, web.StreamResponse):
             return behaviour
+        fault = await self.play_fault(request, behaviour, True, self.wire())
+        if fault is not None:
+            return fault
+        if isinstance(behaviour, Reply):  # a slow first byte: before the headers
+            await self.sleep(behaviour.delay_s)
         response = web.StreamResponse(
             headers={"Content-Type": "application/vnd.amazon.eventstream", **self._request_id()}
         )
@@ -282,8 +311,7 @@ class FakeBedrock(FakeProvider):
             await response.write(exception(behaviour.name, behaviour.message))
             await response.write_eof()
             return response
-        assert isinstance(behaviour, Reply)
-        await self.sleep(behaviour.delay_s)
+        behaviour = self.as_reply(behaviour)
         index = 0
         if behaviour.text:
             for piece in split_text(behaviour.text):

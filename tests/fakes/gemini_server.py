@@ -13,6 +13,7 @@ from .base import (
     HttpError,
     Reply,
     StreamErrorEvent,
+    StreamWire,
     TruncatedStream,
     split_text,
     sse_event,
@@ -118,6 +119,11 @@ class FakeGemini(FakeProvider):
             return canned
         if isinstance(behaviour, TruncatedStream | StreamErrorEvent):
             return await self.broken_stream(request, model, behaviour)
+        streaming = verb == "streamGenerateContent" and request.query.get("alt") == "sse"
+        fault = await self.play_fault(request, behaviour, streaming, self.wire(model))
+        if fault is not None:
+            return fault
+        behaviour = self.as_reply(behaviour)
         await self.sleep(behaviour.delay_s)
         if verb == "generateContent":
             return web.json_response(self.response(model, behaviour))
@@ -197,6 +203,22 @@ class FakeGemini(FakeProvider):
         else:
             chunks.append(self._chunk(model, [], self._usage(reply), "STOP"))
         return chunks
+
+    def wire(self, model: str) -> StreamWire:
+        """Gemini's stream has no terminal event: the last chunk carries the finishReason
+        and the final usage, then the body ends."""
+        return StreamWire(
+            content_type="text/event-stream",
+            opener=[],
+            delta=lambda text: sse_event(
+                self._chunk(model, [{"text": text}], self._usage(Reply(), candidates=1))
+            ),
+            finish=lambda reply: [
+                sse_event(self._chunk(model, [], self._usage(reply), reply.finish_reason or "STOP"))
+            ],
+            end=[],
+            malformed=b'data: {"candidates": [{"content": {"parts": [{"text": \n\n',
+        )
 
     def embed(self, model: str, body: Any) -> web.Response:
         requests = body.get("requests") if isinstance(body, dict) else None

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import FakeProvider, HttpError, Reply, TruncatedStream, split_text
+from .base import FakeProvider, HttpError, Reply, StreamWire, TruncatedStream, split_text
 from .embeddings import fake_vector
 
 
@@ -97,6 +97,12 @@ class FakeOllama(FakeProvider):
             return await self.truncated(request, body, behaviour)
         if isinstance(behaviour, StreamFailure):
             return await self.failing(request, body, behaviour)
+        fault = await self.play_fault(
+            request, behaviour, bool(body.get("stream", True)), self.wire(body)
+        )
+        if fault is not None:
+            return fault
+        behaviour = self.as_reply(behaviour)
         await self.sleep(behaviour.delay_s)
         # Ollama streams unless told otherwise.
         if body.get("stream", True):
@@ -136,6 +142,24 @@ class FakeOllama(FakeProvider):
     @staticmethod
     def line(obj: dict[str, Any]) -> bytes:
         return json.dumps(obj).encode() + b"\n"
+
+    def wire(self, body: dict[str, Any]) -> StreamWire:
+        """NDJSON: the final `"done": true` object is both the finish (done_reason, eval
+        counts) and the end of the stream; there is no separate terminal marker."""
+
+        def finish(reply: Reply) -> list[bytes]:
+            final = self.final(body, reply, {})
+            del final["message"]
+            return [self.line(final)]
+
+        return StreamWire(
+            content_type="application/x-ndjson",
+            opener=[],
+            delta=lambda text: self._chunk(body, text),
+            finish=finish,
+            end=[],
+            malformed=b'{"model": "llama3.2", "message": {"role": "assis\n',
+        )
 
     async def _open(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})

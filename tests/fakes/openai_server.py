@@ -9,12 +9,12 @@ from typing import Any
 from aiohttp import web
 
 from .base import (
-    ConnectionReset,
     FakeProvider,
     Garbage,
     HttpError,
     Reply,
     SlowStream,
+    StreamWire,
     TruncatedStream,
     split_text,
 )
@@ -103,10 +103,12 @@ class FakeOpenAI(FakeProvider):
             return self.garbage_response(behaviour)
         if isinstance(behaviour, TruncatedStream):
             return await self.truncated(request, body, behaviour)
-        if isinstance(behaviour, ConnectionReset):
-            return self.reset_connection(request)
+        fault = await self.play_fault(request, behaviour, bool(body.get("stream")), self.wire(body))
+        if fault is not None:
+            return fault
         if isinstance(behaviour, SlowStream):
             return await self.slow_stream(request, body, behaviour)
+        behaviour = self.as_reply(behaviour)
         await self.sleep(behaviour.delay_s)
         if body.get("stream"):
             return await self.stream(request, body, behaviour)
@@ -174,6 +176,22 @@ class FakeOpenAI(FakeProvider):
         if usage is not None or body.get("stream_options", {}).get("include_usage"):
             chunk["usage"] = usage
         return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+    def wire(self, body: dict[str, Any]) -> StreamWire:
+        def finish(reply: Reply) -> list[bytes]:
+            events = [self._chunk(body, {}, reply.finish_reason or "stop")]
+            if body.get("stream_options", {}).get("include_usage"):
+                events.append(self._chunk(body, {}, usage=self._usage(reply), choices=False))
+            return events
+
+        return StreamWire(
+            content_type="text/event-stream",
+            opener=[self._chunk(body, {"role": "assistant", "content": ""})],
+            delta=lambda text: self._chunk(body, {"content": text}),
+            finish=finish,
+            end=[b"data: [DONE]\n\n"],
+            malformed=b'data: {"id": "chatcmpl-fake123", "choices": [{"delta": {"content": \n\n',
+        )
 
     async def _open(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(

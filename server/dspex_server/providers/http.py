@@ -15,7 +15,8 @@ import httpx
 
 from dspex_protocol import ErrorKind
 
-from ..errors import DspexError
+from ..errors import SENT_AFTER_ANSWER, DspexError
+from ..reliability.idempotency import current_idempotency_key
 from .base import Adapter
 from .settings import ProviderSettings
 from .table import ProviderSpec
@@ -244,19 +245,57 @@ class HttpAdapter(Adapter):
         return text
 
     @contextlib.contextmanager
-    def transport_errors(self, model: str) -> Iterator[None]:
+    def transport_errors(self, model: str, *, answered: bool = False) -> Iterator[None]:
+        """Transport failures as DspexErrors. `answered`: the provider sent its status line
+        already, so the request was received (and may be billed): see `transport_error`."""
         try:
             yield
         except (httpx.TransportError, TimeoutError) as exc:
             kind, message = _transport_kind(exc)
-            raise DspexError(kind, message, provider=self.name, model=model) from None
+            raise self.transport_error(kind, message, model, answered) from None
         except httpx.HTTPError as exc:
-            raise DspexError(
-                ErrorKind.NETWORK_ERROR,
-                f"HTTP failure: {type(exc).__name__}",
-                provider=self.name,
-                model=model,
-            ) from None
+            message = f"HTTP failure: {type(exc).__name__}"
+            raise self.transport_error(ErrorKind.NETWORK_ERROR, message, model, answered) from None
+
+    def transport_error(
+        self, kind: ErrorKind, message: str, model: str, answered: bool
+    ) -> DspexError:
+        """A connection failure. After the status line it is marked `sentAfterAnswer` and
+        not retryable: sending the request again could run (and bill) it twice."""
+        if not answered:
+            return DspexError(kind, message, provider=self.name, model=model)
+        return DspexError(
+            kind,
+            f"{message} (after the provider answered)",
+            provider=self.name,
+            model=model,
+            retryable=False,
+            details={SENT_AFTER_ANSWER: True},
+        )
+
+    def unexpected_status(self, response: HttpResponse, body: bytes, model: str) -> DspexError:
+        """A status no wire format documents for its endpoints (a redirect that was not
+        followed, 204, 206 ...): the adapter cannot tell what it means."""
+        snippet = body[:120].decode("utf-8", "replace").strip()
+        location = response.headers.get("location")
+        where = f" to {location}" if location else ""
+        return DspexError(
+            ErrorKind.UNEXPECTED_RESULT,
+            self.scrub(
+                f"the provider answered HTTP {response.status_code}"
+                f" {response.reason_phrase or ''}{where}: {snippet!r}".replace("  ", " ")
+            ),
+            provider=self.name,
+            model=model,
+            status=response.status_code,
+            request_id=request_id(response.headers),
+        )
+
+    def check_status(self, response: HttpResponse, body: bytes, model: str) -> None:
+        if response.status_code >= 400:
+            raise self.status_error(response, body, model)
+        if response.status_code != 200:
+            raise self.unexpected_status(response, body, model)
 
     def url(self, path: str) -> str:
         """A path under the base URL, or an absolute URL as is (another endpoint host)."""
@@ -272,6 +311,9 @@ class HttpAdapter(Adapter):
         self, method: str, path: str, payload: Any, headers: dict[str, str]
     ) -> tuple[str, bytes, dict[str, str]]:
         url = self.url(path)
+        key = current_idempotency_key()
+        if key is not None and self.settings.idempotency_header:
+            headers = {self.settings.idempotency_header: key, **headers}
         content = b""
         if payload is not None:
             content = encode_json(payload)
@@ -294,16 +336,21 @@ class HttpAdapter(Adapter):
             )
         else:
             with self.transport_errors(model):
-                sent = await self.client.post(
+                request = self.client.build_request(
+                    "POST",
                     url,
                     content=content,
                     headers=headers,
                     timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
                 )
-                body = sent.content
+                sent = await self.client.send(request, stream=True)
+            try:
+                with self.transport_errors(model, answered=True):
+                    body = await sent.aread()
+            finally:
+                await sent.aclose()
             response = sent
-        if response.status_code >= 400:
-            raise self.status_error(response, body, model)
+        self.check_status(response, body, model)
         return decode_json(body, self.name, model), response
 
     async def _post_aiohttp(
@@ -327,23 +374,24 @@ class HttpAdapter(Adapter):
             connect = self.settings.connect_timeout_ms / 1000
             read = self.settings.timeout_ms / 1000
         timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=read)
+        answered = False  # the status line and headers arrived
         try:
             async with session.post(
                 url, data=content, headers=headers, allow_redirects=False, timeout=timeout
             ) as answer:
+                answered = True
                 body = await answer.read()
                 return ReadResponse(answer.status, answer.headers, answer.reason or ""), body
         except (aiohttp.ClientError, TimeoutError) as exc:
             kind, message = _aiohttp_kind(exc)
-            raise DspexError(kind, message, provider=self.name, model=model) from None
+            raise self.transport_error(kind, message, model, answered) from None
 
     async def get_json(self, path: str, headers: dict[str, str], model: str = "") -> Any:
         url, _, headers = self._prepare("GET", path, None, headers)
         with self.transport_errors(model):
             response = await self.client.get(url, headers=headers)
             body = response.content
-        if response.status_code >= 400:
-            raise self.status_error(response, body, model)
+        self.check_status(response, body, model)
         return decode_json(body, self.name, model)
 
     async def get_pages(
@@ -387,7 +435,7 @@ class HttpAdapter(Adapter):
         content_type = response.headers.get("content-type", "")
         if any(a in content_type for a in accepted):
             return
-        with self.transport_errors(model):
+        with self.transport_errors(model, answered=True):
             body = await response.aread()
         snippet = body[:120].decode("utf-8", "replace").strip()
         raise DspexError(
@@ -419,11 +467,11 @@ class HttpAdapter(Adapter):
             )
             response = await self.client.send(request, stream=True)
         try:
-            if response.status_code >= 400:
-                with self.transport_errors(model):
+            if response.status_code != 200:
+                with self.transport_errors(model, answered=True):
                     body = await response.aread()
-                raise self.status_error(response, body, model)
-            with self.transport_errors(model):
+                self.check_status(response, body, model)
+            with self.transport_errors(model, answered=True):
                 yield response
         finally:
             await response.aclose()
@@ -431,19 +479,16 @@ class HttpAdapter(Adapter):
     async def sse_json(self, response: httpx.Response, model: str) -> AsyncIterator[Any]:
         """The JSON payloads of a Server-Sent Events stream, in order. An event whose
         data is not JSON is an invalid response; transport failures map as usual."""
-        with self.transport_errors(model):
+        with self.transport_errors(model, answered=True):
             async for sse in self.sse_events(response, model):
                 if not sse.data.strip():
                     continue
                 yield decode_json(sse.data.encode(), self.name, model, "stream event")
 
     def stream_cut(self, model: str, expected: str) -> DspexError:
-        """The stream ended without its documented final event."""
-        return DspexError(
-            ErrorKind.NETWORK_ERROR,
-            f"the stream ended before {expected}",
-            provider=self.name,
-            model=model,
+        """The stream ended without its documented final event (after the answer began)."""
+        return self.transport_error(
+            ErrorKind.NETWORK_ERROR, f"the stream ended before {expected}", model, answered=True
         )
 
     def invalid(self, what: str, model: str) -> DspexError:

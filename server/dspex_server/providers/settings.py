@@ -139,6 +139,22 @@ class ProviderSettings(SettingsModel):
         description="Whether a broken stream may be resumed with the partial answer as an "
         "assistant prefix; unset: the provider table's `assistant_prefill` capability.",
     )
+    stream_idle_timeout_ms: int | None = Field(
+        default=None,
+        gt=0,
+        description="Cut a stream that sends nothing (not a byte of an event) for this long "
+        "after its first event; it is then handled as interrupted (resumed where the "
+        "provider allows it). Unset: only `timeoutMs` (per read) bounds a stall.",
+    )
+    idempotency_header: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A request header in which this provider (a gateway, say) honours an "
+        "idempotency key. Set, dspex sends one key per request (the same on every attempt) "
+        "and may re-send after the provider answered; unset (the default: none of the five "
+        "wire formats documents one for chat), a request the provider answered is never "
+        "sent again.",
+    )
 
 
 class AnthropicSettings(ProviderSettings):
