@@ -40,8 +40,12 @@ _tokens = itertools.count(1)
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def fake() -> AsyncIterator[ModelScriptedFake]:
-    async with ModelScriptedFake() as fake:
+    fake = ModelScriptedFake()
+    await fake.start()
+    try:
         yield fake
+    finally:
+        await fake.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -348,7 +352,7 @@ async def test_16_fallback_that_rejects_prefill_restarts(
     assert text(result) == "a whole new answer"
     marks = [c["failover"] for c in chunks if c.get("failover")]
     assert [m["mode"] for m in marks] == ["restart"]
-    after = chunks[[i for i, c in enumerate(chunks) if c.get("failover")][0] :]
+    after = chunks[next(i for i, c in enumerate(chunks) if c.get("failover")) :]
     assert "".join(c["delta"].get("content") or "" for c in after) == "a whole new answer"
     assert any("fail-over" in n for n in result["notices"])
 
