@@ -29,9 +29,10 @@ from dspex_protocol import (
 )
 
 from .accounting import Accounting, ChatPlan
+from .chat_request import add_usage, interrupted, provider_request
 from .config import ConfigStore
 from .embedding import check_embeddings, resolve_embedder
-from .errors import DspexError
+from .errors import DspexError, scrub_error
 from .providers.base import (
     Adapter,
     EmbedRequest,
@@ -90,38 +91,6 @@ class _Run:
     # The request carries an idempotency key the provider honours (may be re-sent after
     # the provider answered: reliability/retry.py `may_resend`).
     idempotent: bool = False
-
-
-def _provider_request(params: ChatParams, model: str, messages: list[Message]) -> ProviderRequest:
-    return ProviderRequest(
-        model=model,
-        messages=messages,
-        temperature=params.temperature,
-        max_tokens=params.max_tokens,
-        top_p=params.top_p,
-        stop=params.stop,
-        seed=params.seed,
-        tools=params.tools,
-        tool_choice=params.tool_choice,
-        response_format=params.response_format,
-        timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
-    )
-
-
-def _interrupted(acc: StreamAccumulator, provider: str) -> ProviderResponse:
-    response = acc.response(provider)
-    response.finish_reason = "interrupted"
-    return response
-
-
-def _add_usage(a: Usage | None, b: Usage) -> Usage:
-    if a is None:
-        return b
-    return Usage(
-        prompt_tokens=a.prompt_tokens + b.prompt_tokens,
-        completion_tokens=a.completion_tokens + b.completion_tokens,
-        total_tokens=a.total_tokens + b.total_tokens,
-    )
 
 
 class Pipeline:
@@ -232,7 +201,7 @@ class Pipeline:
             if cached is not None:
                 return cached
         plan = await self._plan(params, provider, model, correlation_id, notices)
-        request = _provider_request(params, model, plan.messages)
+        request = provider_request(params, model, plan.messages)
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
@@ -313,7 +282,7 @@ class Pipeline:
                 stop(ErrorKind.TIMEOUT)
                 raise timeout from None
             # The deadline struck mid-stream: the client has the partial text already.
-            response = _interrupted(run.acc, adapter.name)
+            response = interrupted(run.acc, adapter.name)
             run.error = timeout
         except asyncio.CancelledError:
             stop(ErrorKind.CANCELLED)
@@ -379,26 +348,7 @@ class Pipeline:
         provider may quote the key in an error body that an adapter passes on (a snippet of
         a non-JSON answer, an error message)."""
         secrets = [k for k in (self.config.api_key(s.name) for s in PROVIDERS) if k]
-        secrets = [k for k in secrets if len(k) >= 4]
-        if not secrets:
-            return error
-
-        def clean(value: object) -> object:
-            if isinstance(value, str):
-                for secret in secrets:
-                    value = value.replace(secret, "<redacted>")
-                return value
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
-
-        error.message = str(clean(error.message))
-        error.args = (error.message,)
-        if error.details:
-            error.details = {k: clean(v) for k, v in error.details.items()}
-        return error
+        return scrub_error(error, [k for k in secrets if len(k) >= 4])
 
     async def _attempts(  # noqa: PLR0915 - breaker, gate, retry: one loop
         self,
@@ -513,12 +463,12 @@ class Pipeline:
                         await self._pump(adapter, again, correlation_id, on_chunk, run, acc)
                 except DspexError as second:
                     run.error = second
-                    return _interrupted(acc, adapter.name)
+                    return interrupted(acc, adapter.name)
                 response = acc.response(adapter.name)
-                response.usage = _add_usage(first_usage, response.usage)
+                response.usage = add_usage(first_usage, response.usage)
                 return response
             run.error = exc
-            return _interrupted(acc, adapter.name)
+            return interrupted(acc, adapter.name)
         return acc.response(adapter.name)
 
     async def _pump(
