@@ -266,10 +266,6 @@ async def test_11_stream_stall_is_rescued(d: RawDaemon, fake: ModelScriptedFake)
     assert result["attempts"][0]["outcome"] == "interrupted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue 15 item 5 (branch streamfaults): a malformed SSE line is skipped",
-)
 async def test_12_malformed_sse_chunk_keeps_every_token(
     d: RawDaemon, fake: ModelScriptedFake
 ) -> None:
@@ -281,11 +277,6 @@ async def test_12_malformed_sse_chunk_keeps_every_token(
     assert fake.posts("s12-backup") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue 15 item 5 (branch streamfaults): a stream with a finish reason "
-    "but no [DONE] is complete",
-)
 async def test_13_stream_without_done_is_complete(d: RawDaemon, fake: ModelScriptedFake) -> None:
     fake.plan("s13", CleanClose(text="one two three four five six"))
     result, _ = await stream(d, chat("s13", fallbacks=[fallback("s13-backup")]))

@@ -146,8 +146,8 @@ async def test_streamed_tool_call_fragments_are_assembled(
                 "invalid_request_error",
                 "invalid_api_key",
             ),
-            -32004,
-            "api_error",
+            -32016,
+            "authentication",
             False,
         ),
         (
@@ -197,14 +197,14 @@ async def test_errors_map_to_kinds_and_the_next_request_succeeds(
     assert ok["choices"][0]["message"]["content"] == "What is 2+2?"
 
 
-async def test_wrong_key_is_an_api_error_with_status(
+async def test_wrong_key_is_an_authentication_error_with_status(
     env: dict[str, str], fake_openai: FakeOpenAI
 ) -> None:
     env = {**env, "OPENAI_API_KEY": "sk-wrong-key-123456", "OPENAI_BASE_URL": fake_openai.api_base}
     async with start_daemon(env) as d:
         with pytest.raises(JsonRpcException) as err:
             await d.request("dspex/chat", {"messages": USER})
-    assert err.value.data["kind"] == "api_error"
+    assert err.value.data["kind"] == "authentication"
     assert err.value.data["status"] == 401
     assert "sk-wrong-key-123456" not in str(err.value.data)
 

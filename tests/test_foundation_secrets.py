@@ -52,7 +52,7 @@ async def test_keys_from_every_source_never_reach_stderr_or_answers(
     assert await d.wait() == 0
     stderr = await d.stderr()
     output = repr(answers) + stderr
-    assert answers[1]["error"]["data"]["kind"] == "api_error"
+    assert answers[1]["error"]["data"]["kind"] == "authentication"
     assert "<redacted>" in answers[1]["error"]["data"]["message"]
     for key in (ENV_KEY, FILE_KEY, INIT_KEY):
         assert key not in output

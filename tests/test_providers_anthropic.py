@@ -262,7 +262,11 @@ async def test_json_schema_uses_output_config_and_json_object_asks_in_system(
 @pytest.mark.parametrize(
     ("error", "kind", "retryable"),
     [
-        (anthropic_error(401, "authentication_error", "invalid x-api-key"), "api_error", False),
+        (
+            anthropic_error(401, "authentication_error", "invalid x-api-key"),
+            "authentication",
+            False,
+        ),
         (
             anthropic_error(
                 429,
@@ -311,7 +315,7 @@ async def test_wrong_key_is_refused_without_echoing_it(
 ) -> None:
     async with start_daemon(anthropic_env(env, fake, key="sk-ant-wrong-key-123")) as d:
         data = await chat_error(d, P)
-    assert data["kind"] == "api_error"
+    assert data["kind"] == "authentication"
     assert data["status"] == 401
     assert "sk-ant-wrong-key-123" not in str(data)
 

@@ -90,7 +90,7 @@ async def test_a_wrong_secret_key_is_refused_by_the_signature_check(
     finally:
         fake_bedrock.secret_access_key = real
     assert fake_bedrock.signature_failures == ["signature mismatch"]
-    assert data["kind"] == "api_error" and data["status"] == 403
+    assert data["kind"] == "authentication" and data["status"] == 403
     assert data["details"] == {"code": "InvalidSignatureException"}
     assert real not in str(data)
 
@@ -251,7 +251,7 @@ async def test_cohere_embeddings_send_texts_and_input_type(
     [
         (429, "ThrottlingException", "rate_limited", True),
         (400, "ValidationException", "invalid_messages", False),
-        (403, "AccessDeniedException", "api_error", False),
+        (403, "AccessDeniedException", "authentication", False),
         (429, "ModelNotReadyException", "api_error", True),
         (503, "ServiceUnavailableException", "api_error", True),
         (408, "ModelTimeoutException", "timeout", True),

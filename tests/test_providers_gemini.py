@@ -320,7 +320,7 @@ async def test_embedding_errors_map_like_chat_errors(d: Daemon, fake: FakeGemini
         data = await embed_error(d, inputs=["x"], provider=P)
     finally:
         fake.api_key = key
-    assert (data["kind"], data["status"]) == ("api_error", 400)
+    assert (data["kind"], data["status"]) == ("authentication", 400)
 
 
 RETRY_INFO = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "31s"}
@@ -362,7 +362,12 @@ RETRY_INFO = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay":
             None,
         ),
         (gemini_error(500, "INTERNAL", "An internal error has occurred."), "api_error", True, None),
-        (gemini_error(403, "PERMISSION_DENIED", "Permission denied."), "api_error", False, None),
+        (
+            gemini_error(403, "PERMISSION_DENIED", "Permission denied."),
+            "authentication",
+            False,
+            None,
+        ),
         (gemini_error(504, "DEADLINE_EXCEEDED", "Deadline exceeded."), "timeout", True, None),
     ],
 )
@@ -383,12 +388,12 @@ async def test_error_bodies_map_to_kinds(
     assert error.body["error"]["message"] in data["message"]
 
 
-async def test_invalid_key_is_an_api_error_although_gemini_says_400(
+async def test_invalid_key_is_an_authentication_error_although_gemini_says_400(
     env: dict[str, str], fake: FakeGemini
 ) -> None:
     async with start_daemon(gemini_env(env, fake, key="AIzaWrongKey000")) as d:
         data = await chat_error(d, P)
-    assert (data["kind"], data["status"], data["retryable"]) == ("api_error", 400, False)
+    assert (data["kind"], data["status"], data["retryable"]) == ("authentication", 400, False)
     assert "API_KEY_INVALID" in data["message"]
     assert "AIzaWrongKey000" not in str(data)
 

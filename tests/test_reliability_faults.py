@@ -69,7 +69,10 @@ async def test_retryable_fault_is_retried_the_configured_times(
         (lambda: Garbage(body="{not json", content_type="application/json"), "invalid_response"),
         (Garbage, "invalid_response"),  # an HTML page with status 200
         (lambda: openai_error(400, "bad", "invalid_request_error"), "invalid_messages"),
-        (lambda: openai_error(401, "no", "invalid_request_error", "invalid_api_key"), "api_error"),
+        (
+            lambda: openai_error(401, "no", "invalid_request_error", "invalid_api_key"),
+            "authentication",
+        ),
     ],
     ids=["invalid-json", "html-200", "400", "401"],
 )

@@ -10,6 +10,7 @@ from .errors import (
     DspexError,
     InvalidParamsError,
     MethodNotFoundError,
+    StreamInterruptedError,
 )
 from .sync import SyncClient
 
@@ -21,5 +22,6 @@ __all__ = [
     "DspexError",
     "InvalidParamsError",
     "MethodNotFoundError",
+    "StreamInterruptedError",
     "SyncClient",
 ]

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from dspex_protocol import (
     ChatChunk,
+    ChatDelta,
     ChatParams,
     ChatResult,
     ConfigResult,
@@ -27,7 +28,7 @@ from dspex_protocol import (
 
 from .api import MethodsMixin
 from .connection import Connection
-from .errors import DaemonUnavailableError
+from .errors import DaemonUnavailableError, StreamInterruptedError
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -57,7 +58,11 @@ def build_messages(
 
 class ChatStream:
     """Deltas of a streamed chat as an async iterator; `await result()` for the final
-    ChatResult. Leaving the iteration early (or cancelling) cancels the request."""
+    ChatResult. Leaving the iteration early (or cancelling) cancels the request.
+
+    A stream that broke off (`finishReason: "interrupted"`) ends with a chunk that says so
+    and then raises StreamInterruptedError (its `result` is the partial answer), so that
+    a caller that only iterates never takes a truncated answer for a whole one."""
 
     def __init__(
         self,
@@ -99,6 +104,13 @@ class ChatStream:
                 if not isinstance(item, Exception):
                     yield ChatChunk.model_validate(item)
             self._result = self._result_type.model_validate(await self._task)
+            if _interrupted(self._result):
+                yield ChatChunk(
+                    correlation_id=self._result.correlation_id,
+                    delta=ChatDelta(),
+                    finish_reason="interrupted",
+                )
+                raise StreamInterruptedError(self._result)
         finally:
             conn.drop_progress(token)
             if self._task is not None and not self._task.done():
@@ -107,12 +119,18 @@ class ChatStream:
                     await self._task
 
     async def result(self) -> ChatResult:
-        """The final result; iterates the rest of the stream if needed."""
+        """The final result (also a partial, interrupted one); iterates the rest of the
+        stream if needed."""
         if self._result is None:
-            async for _ in self:
-                pass
+            with contextlib.suppress(StreamInterruptedError):
+                async for _ in self:
+                    pass
         assert self._result is not None
         return self._result
+
+
+def _interrupted(result: ChatResult) -> bool:
+    return bool(result.choices) and result.choices[0].finish_reason == "interrupted"
 
 
 class DspexClient(MethodsMixin):
@@ -247,8 +265,9 @@ class DspexClient(MethodsMixin):
         if on_delta is None:
             return ChatResult.model_validate(await self.request("dspex/chat", params))
         stream = ChatStream(self, params)
-        async for chunk in stream:
-            on_delta(chunk)
+        with contextlib.suppress(StreamInterruptedError):  # the result says interrupted
+            async for chunk in stream:
+                on_delta(chunk)
         return await stream.result()
 
     def chat_stream(self, prompt: str | None = None, **kwargs: Any) -> ChatStream:

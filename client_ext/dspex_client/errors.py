@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dspex_protocol import (
+    ERROR_CODES,
     INVALID_PARAMS_CODE,
     KIND_BY_CODE,
     METHOD_NOT_FOUND_CODE,
@@ -75,6 +76,23 @@ class DaemonUnavailableError(DspexError):
         super().__init__(-32099, message, {"kind": "network_error", "message": message})
 
 
+class StreamInterruptedError(DspexError):
+    """Iterating a stream that broke off: every delta received was yielded, then this.
+    `result` is the partial ChatResult (`finishReason: "interrupted"`, `error` the
+    ErrorData of what broke it); `ChatStream.result()` returns it without raising."""
+
+    def __init__(self, result: Any) -> None:
+        error = result.error if isinstance(result.error, dict) else {}
+        kind = str(error.get("kind") or "network_error")
+        code = ERROR_CODES.get(ErrorKind(kind), -32002) if kind in _KINDS else -32002
+        message = str(error.get("message") or "the stream was interrupted")
+        super().__init__(code, f"the stream was interrupted: {message}", error or None)
+        self.result = result
+
+
+_KINDS = frozenset(k.value for k in ErrorKind)
+
+
 def error_from_response(error: dict[str, Any]) -> DspexError:
     code = int(error.get("code", -32603))
     message = str(error.get("message", "error"))
@@ -96,5 +114,6 @@ __all__ = [
     "ErrorKind",
     "InvalidParamsError",
     "MethodNotFoundError",
+    "StreamInterruptedError",
     "error_from_response",
 ]

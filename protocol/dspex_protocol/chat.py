@@ -135,6 +135,13 @@ class ChatParams(WireModel):
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
     timeout_ms: int | None = Field(default=None, gt=0)
+    stream_idle_timeout_ms: int | None = Field(
+        default=None,
+        gt=0,
+        description="Cut a stream that sends nothing for this long after its first event; "
+        "handled as interrupted (resumed where the provider allows it). Default: "
+        "`providers.<name>.streamIdleTimeoutMs`.",
+    )
     correlation_id: str | None = Field(default=None, max_length=200)
     session_id: str | None = None
     partial_result_token: int | str | None = None

@@ -29,6 +29,8 @@ class ErrorKind(StrEnum):
     CANCELLED = "cancelled"
     INVALID_CONFIG = "invalid_config"
     INTERNAL_ERROR = "internal_error"
+    # 401/403, a bad or missing key, a key without access: not retried, no breaker trip.
+    AUTHENTICATION = "authentication"
 
 
 # JSON-RPC reserves -32099..-32000 for server-defined errors. Cancellation uses LSP's own
@@ -54,6 +56,7 @@ ERROR_CODES: dict[ErrorKind, int] = {
     ErrorKind.VALIDATION_FAILED: -32013,
     ErrorKind.BUDGET_EXCEEDED: -32014,
     ErrorKind.INVALID_CONFIG: -32015,
+    ErrorKind.AUTHENTICATION: -32016,
     ErrorKind.CANCELLED: REQUEST_CANCELLED_CODE,
     ErrorKind.INTERNAL_ERROR: INTERNAL_ERROR_CODE,
 }

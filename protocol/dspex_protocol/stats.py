@@ -104,5 +104,8 @@ class TelemetryEvent(WireModel):
     chunks: int = 0
     attempts: int | None = None
     resumed: bool | None = None
+    malformed_events: int | None = Field(
+        default=None, description="Stream events skipped because they did not parse (stop)."
+    )
     streamed: bool = False
     session_id: str | None = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dspex_protocol import ChatParams, Message, Usage
+from dspex_protocol import ChatParams, ErrorKind, Message, Usage
 
+from .errors import DspexError
 from .providers.base import ProviderRequest, ProviderResponse, StreamAccumulator
 
 
@@ -36,4 +37,25 @@ def add_usage(a: Usage | None, b: Usage) -> Usage:
         prompt_tokens=a.prompt_tokens + b.prompt_tokens,
         completion_tokens=a.completion_tokens + b.completion_tokens,
         total_tokens=a.total_tokens + b.total_tokens,
+    )
+
+
+def malformed_notice(count: int) -> str:
+    return (
+        f"skipped {count} malformed stream event{'s' if count != 1 else ''} "
+        "(not parseable); every other event was delivered"
+    )
+
+
+def garbage_stream(error: DspexError, acc: StreamAccumulator) -> DspexError | None:
+    """A stream cut that brought nothing but malformed events is an invalid response (the
+    provider sends garbage), not a network failure."""
+    if not acc.malformed or acc.malformed < acc.chunks or not error.sent_after_answer:
+        return None
+    return DspexError(
+        ErrorKind.INVALID_RESPONSE,
+        f"the stream brought only malformed events ({acc.malformed}), then ended",
+        provider=error.provider,
+        model=error.model,
+        details={"malformedEvents": acc.malformed},
     )

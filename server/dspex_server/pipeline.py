@@ -29,7 +29,13 @@ from dspex_protocol import (
 )
 
 from .accounting import Accounting, ChatPlan
-from .chat_request import add_usage, interrupted, provider_request
+from .chat_request import (
+    add_usage,
+    garbage_stream,
+    interrupted,
+    malformed_notice,
+    provider_request,
+)
 from .config import ConfigStore
 from .embedding import check_embeddings, resolve_embedder
 from .errors import DspexError, scrub_error
@@ -202,6 +208,7 @@ class Pipeline:
                 return cached
         plan = await self._plan(params, provider, model, correlation_id, notices)
         request = provider_request(params, model, plan.messages)
+        request.stream_idle_timeout_s = self._stream_idle_s(params, provider)
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
@@ -233,6 +240,7 @@ class Pipeline:
                     attempts=run.attempts,
                     resumed=run.resumed,
                     cost_usd=cost_usd,
+                    malformed_events=0 if run.acc is None else run.acc.malformed,
                 )
             )
             return latency_ms
@@ -289,6 +297,8 @@ class Pipeline:
             raise
         # An interrupted stream returns the partial answer, but the request failed.
         error = self._run_error(run, provider, model, correlation_id)
+        if run.acc is not None and run.acc.malformed:
+            notices.append(malformed_notice(run.acc.malformed))
         # The latency is taken before pricing; the stop event waits for the cost so that
         # analytics can compare providers on it.
         latency_ms = (time.perf_counter() - started) * 1000
@@ -319,6 +329,13 @@ class Pipeline:
         if cache_key is not None and self.chat_cache is not None:
             self.chat_cache.store(cache_key, result)
         return result
+
+    def _stream_idle_s(self, params: ChatParams, provider: str) -> float | None:
+        """`streamIdleTimeoutMs`: the request's, else the provider's."""
+        ms = params.stream_idle_timeout_ms
+        if ms is None:
+            ms = self.config.settings.provider(provider).stream_idle_timeout_ms
+        return None if ms is None else ms / 1000
 
     def _run_error(
         self, run: _Run, provider: str, model: str, correlation_id: str
@@ -451,6 +468,9 @@ class Pipeline:
             await self._pump(adapter, request, correlation_id, on_chunk, run, acc)
         except DspexError as exc:
             if not run.sent:
+                garbage = garbage_stream(exc, acc)
+                if garbage is not None:
+                    raise garbage from None
                 raise
             if self._can_resume(adapter, exc, acc):
                 run.resumed = True

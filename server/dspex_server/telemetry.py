@@ -45,6 +45,7 @@ class RequestEvent:
     attempts: int = 1
     resumed: bool = False
     cost_usd: float | None = None
+    malformed_events: int = 0  # stream events skipped because they did not parse
 
 
 Subscriber = Callable[[RequestEvent], None]

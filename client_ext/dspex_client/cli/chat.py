@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
 from ..client import DspexClient
+from ..errors import StreamInterruptedError
 from .batch import run_lines
 from .common import EXIT_OK, add_target_arguments, print_json, read_text_argument, run
 
@@ -76,10 +78,11 @@ async def _chat_once(
         return EXIT_OK
     if stream:
         chat_stream = client.chat_stream(prompt, **options)
-        async for chunk in chat_stream:
-            if chunk.delta.content:
-                sys.stdout.write(chunk.delta.content)
-                sys.stdout.flush()
+        with contextlib.suppress(StreamInterruptedError):  # reported from the result below
+            async for chunk in chat_stream:
+                if chunk.delta.content:
+                    sys.stdout.write(chunk.delta.content)
+                    sys.stdout.flush()
         result = await chat_stream.result()
         sys.stdout.write("\n")
     else:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..client import DspexClient
+from ..errors import StreamInterruptedError
 from .common import EXIT_OK, UsageError, add_target_arguments, print_json, read_text_argument, run
 
 
@@ -42,10 +44,11 @@ async def _chat(args: argparse.Namespace, client: DspexClient) -> int:
         print_json((await client.session_chat(args.session_id, content)).to_wire())
         return EXIT_OK
     stream = client.session_chat_stream(args.session_id, content)
-    async for chunk in stream:
-        if chunk.delta.content:
-            sys.stdout.write(chunk.delta.content)
-            sys.stdout.flush()
+    with contextlib.suppress(StreamInterruptedError):  # the partial answer is printed
+        async for chunk in stream:
+            if chunk.delta.content:
+                sys.stdout.write(chunk.delta.content)
+                sys.stdout.flush()
     await stream.result()
     sys.stdout.write("\n")
     return EXIT_OK

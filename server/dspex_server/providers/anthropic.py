@@ -20,7 +20,7 @@ from dspex_protocol import (
 
 from .anthropic_request import ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS, build_body
 from .base import ModelListing, ProviderRequest, ProviderResponse, StreamPart
-from .http import HttpAdapter, request_id
+from .http import HttpAdapter, Malformed, request_id
 from .settings import AnthropicSettings
 
 STOP_REASONS: dict[str, FinishReason] = {
@@ -61,8 +61,8 @@ class AnthropicAdapter(HttpAdapter):
         "timeout_error": (ErrorKind.TIMEOUT, True),
         "invalid_request_error": (ErrorKind.INVALID_MESSAGES, False),
         "request_too_large": (ErrorKind.INVALID_MESSAGES, False),
-        "authentication_error": (ErrorKind.API_ERROR, False),
-        "permission_error": (ErrorKind.API_ERROR, False),
+        "authentication_error": (ErrorKind.AUTHENTICATION, False),
+        "permission_error": (ErrorKind.AUTHENTICATION, False),
         "billing_error": (ErrorKind.API_ERROR, False),
         "not_found_error": (ErrorKind.API_ERROR, False),
     }
@@ -130,13 +130,17 @@ class AnthropicAdapter(HttpAdapter):
             "POST", "/v1/messages", body, request.model, headers, request.timeout_s
         ) as response:
             parser = _StreamParser(self, request.model, request_id(response.headers))
-            async for event in self.sse_json(response, request.model):
+            idle_s = request.stream_idle_timeout_s
+            async for event in self.sse_json(response, request.model, idle_s):
                 part = parser.feed(event)
                 if part is not None:
                     yield part
                 if parser.stopped:
                     return
-            raise self.stream_cut(request.model, "message_stop")
+            # No message_stop, but message_delta brought the stop reason and the usage:
+            # the answer is complete.
+            if not parser.finished:
+                raise self.stream_cut(request.model, "message_stop")
 
     async def list_models(self) -> list[ModelListing]:
         def after(page: dict[str, Any]) -> str | None:
@@ -177,10 +181,11 @@ class _StreamParser:
         self.usage: dict[str, Any] = {}
         self.tool_index: dict[int, int] = {}
         self.stopped = False
+        self.finished = False  # a message_delta with the stop reason arrived
 
     def feed(self, event: Any) -> StreamPart | None:
-        if not isinstance(event, dict):
-            raise self.adapter.invalid("a stream event is not an object", self.model)
+        if isinstance(event, Malformed) or not isinstance(event, dict):
+            return StreamPart(malformed=1)  # skipped, counted: the rest still flows
         kind = event.get("type")
         if kind == "error":
             raise self.adapter.payload_error(event, self.model, fallback="stream error")
@@ -194,6 +199,7 @@ class _StreamParser:
             delta = event.get("delta") or {}
             self._add_usage(event.get("usage"))
             reason = delta.get("stop_reason")
+            self.finished = self.finished or bool(reason)
             return StreamPart(
                 finish_reason=STOP_REASONS.get(str(reason), "stop") if reason else None,
                 usage=parse_usage(self.usage),

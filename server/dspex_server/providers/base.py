@@ -47,6 +47,8 @@ class ProviderRequest:
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
     timeout_s: float | None = None
+    # Cut a stream silent for this long after its first event (`streamIdleTimeoutMs`).
+    stream_idle_timeout_s: float | None = None
 
 
 @dataclass
@@ -95,6 +97,8 @@ class StreamPart:
     usage: Usage | None = None
     model: str | None = None
     request_id: str | None = None
+    # Malformed events skipped (not parsed, not forwarded) since the previous part.
+    malformed: int = 0
 
 
 @dataclass
@@ -115,9 +119,11 @@ class StreamAccumulator:
         self.usage: Usage | None = None
         self.request_id: str | None = None
         self.chunks = 0
+        self.malformed = 0  # events skipped because they did not parse
 
     def add(self, part: StreamPart) -> None:
         self.chunks += 1
+        self.malformed += part.malformed
         if part.model:
             self.model = part.model
         if part.request_id:

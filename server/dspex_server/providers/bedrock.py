@@ -23,7 +23,7 @@ from .base import (
     StreamPart,
 )
 from .bedrock_stream import ConverseStreamParser
-from .http import Headers, HttpAdapter, request_id
+from .http import Headers, HttpAdapter, idle_bounded, request_id
 from .settings import BedrockSettings
 from .table import ProviderSpec
 
@@ -137,7 +137,11 @@ class BedrockAdapter(HttpAdapter):
                 response, request.model, "application/vnd.amazon.eventstream"
             )
             first = True
-            async for part in parser.parts(response.aiter_bytes()):
+            idle_s = request.stream_idle_timeout_s
+            chunks = idle_bounded(
+                response.aiter_bytes(), idle_s, lambda: self.stalled(request.model, idle_s)
+            )
+            async for part in parser.parts(chunks):
                 if first:
                     part.request_id = request_id(response.headers)
                     first = False

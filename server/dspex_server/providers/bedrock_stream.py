@@ -37,19 +37,15 @@ class ConverseStreamParser:
         return DspexError(kind, message, provider=self.provider, model=self.model, **extra)
 
     async def parts(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[StreamPart]:
-        from botocore.eventstream import EventStreamBuffer, ParserError
+        from botocore.eventstream import EventStreamBuffer
 
         buffer = EventStreamBuffer()
         async for chunk in chunks:
             buffer.add_data(chunk)
-            try:
-                messages = list(buffer)
-            except ParserError as exc:
-                raise self._error(
-                    ErrorKind.INVALID_RESPONSE,
-                    f"malformed event-stream frame: {type(exc).__name__}",
-                ) from None
-            for message in messages:
+            for message in self._messages(buffer):
+                if message is None:
+                    yield StreamPart(malformed=1)  # skipped, counted: the rest still flows
+                    continue
                 part = self.on_message(message.headers, message.payload)
                 if part is not None:
                     yield part
@@ -57,6 +53,32 @@ class ConverseStreamParser:
                     return
         if not self.stopped:
             raise self.adapter.stream_cut(self.model, "messageStop")
+
+    def _messages(self, buffer: Any) -> list[Any]:
+        """The complete frames in `buffer`; None for one whose message CRC is wrong (its
+        prelude is sound, so exactly that frame is skipped). A damaged prelude loses the
+        framing itself: an invalid response."""
+        from botocore.eventstream import ChecksumMismatch, ParserError
+
+        messages: list[Any] = []
+        while True:
+            try:
+                messages.append(next(buffer))
+            except StopIteration:
+                return messages
+            except ChecksumMismatch:
+                if buffer._prelude is None:  # the prelude's own CRC: framing lost
+                    raise self._error(
+                        ErrorKind.INVALID_RESPONSE,
+                        "malformed event-stream frame: its prelude's CRC is wrong",
+                    ) from None
+                buffer._prepare_for_next_message()  # drop exactly the damaged frame
+                messages.append(None)
+            except ParserError as exc:
+                raise self._error(
+                    ErrorKind.INVALID_RESPONSE,
+                    f"malformed event-stream frame: {type(exc).__name__}",
+                ) from None
 
     def on_message(self, headers: dict[str, Any], payload: bytes) -> StreamPart | None:
         kind = _header(headers, ":message-type")
@@ -72,9 +94,9 @@ class ConverseStreamParser:
         try:
             data = json.loads(payload) if payload else {}
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise self._error(ErrorKind.INVALID_RESPONSE, "an event payload is not JSON") from None
-        if not isinstance(data, dict):
-            raise self._error(ErrorKind.INVALID_RESPONSE, "an event payload is not an object")
+            data = None
+        if not isinstance(data, dict):  # a malformed event: skipped, counted
+            return StreamPart(malformed=1)
         return self.on_event(_header(headers, ":event-type"), data)
 
     def _exception(self, raw_name: str, payload: bytes) -> DspexError:

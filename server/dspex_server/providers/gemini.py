@@ -96,11 +96,11 @@ class GeminiAdapter(HttpAdapter):
         "INVALID_ARGUMENT": (ErrorKind.INVALID_MESSAGES, False),
         "OUT_OF_RANGE": (ErrorKind.INVALID_MESSAGES, False),
         "FAILED_PRECONDITION": (ErrorKind.API_ERROR, False),
-        "UNAUTHENTICATED": (ErrorKind.API_ERROR, False),
-        "PERMISSION_DENIED": (ErrorKind.API_ERROR, False),
+        "UNAUTHENTICATED": (ErrorKind.AUTHENTICATION, False),
+        "PERMISSION_DENIED": (ErrorKind.AUTHENTICATION, False),
         "NOT_FOUND": (ErrorKind.API_ERROR, False),
         # Gemini answers a wrong key with 400 INVALID_ARGUMENT; the reason tells.
-        "API_KEY_INVALID": (ErrorKind.API_ERROR, False),
+        "API_KEY_INVALID": (ErrorKind.AUTHENTICATION, False),
         "UNAVAILABLE": (ErrorKind.API_ERROR, True),
         "INTERNAL": (ErrorKind.API_ERROR, True),
         "DEADLINE_EXCEEDED": (ErrorKind.TIMEOUT, True),
@@ -226,8 +226,12 @@ class GeminiAdapter(HttpAdapter):
             req_id = request_id(response.headers)
             calls = 0
             finished = False
-            async for chunk in self.sse_json(response, request.model):
-                if isinstance(chunk, dict) and "error" in chunk:
+            idle_s = request.stream_idle_timeout_s
+            async for chunk in self.sse_json(response, request.model, idle_s):
+                if not isinstance(chunk, dict):  # Malformed, or JSON that is no object
+                    yield StreamPart(malformed=1)  # skipped, counted: the rest still flows
+                    continue
+                if "error" in chunk:
                     raise self.payload_error(chunk, request.model, fallback="stream error")
                 cand = self.candidate(chunk, request.model)
                 deltas = [

@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import httpx
 
@@ -23,6 +23,8 @@ from .table import ProviderSpec
 
 if TYPE_CHECKING:
     from httpx_aiohttp import AiohttpTransport
+
+T = TypeVar("T")
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
 
@@ -39,6 +41,41 @@ class HttpResponse(Protocol):
     def headers(self) -> Headers: ...
     @property
     def reason_phrase(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A stream event that does not parse (not JSON, not an object): skipped and counted,
+    so that every valid token before and after it is still delivered."""
+
+    snippet: str
+
+
+def malformed(raw: bytes | str) -> Malformed:
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+    return Malformed(text[:80].strip())
+
+
+async def idle_bounded(
+    events: AsyncIterator[T], idle_s: float | None, on_stall: Callable[[], DspexError]
+) -> AsyncIterator[T]:
+    """`events`, cut with `on_stall()` when nothing arrives for `idle_s` after the first
+    one (`streamIdleTimeoutMs`; the wait for the first event is the request's timeout)."""
+    iterator = aiter(events)
+    first = True
+    while True:
+        limit = asyncio.timeout(None if first else idle_s)
+        try:
+            async with limit:
+                item = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            if limit.expired():  # ours, not a timeout raised inside the stream
+                raise on_stall() from None
+            raise
+        first = False
+        yield item
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +159,8 @@ def status_kind(status: int) -> tuple[ErrorKind, bool]:
         return ErrorKind.API_ERROR, True
     if status in (400, 413, 422):
         return ErrorKind.INVALID_MESSAGES, False
+    if status in (401, 403):
+        return ErrorKind.AUTHENTICATION, False
     return ErrorKind.API_ERROR, False
 
 
@@ -418,14 +457,32 @@ class HttpAdapter(Adapter):
             query = next_query(payload)
         return items
 
-    async def sse_events(self, response: httpx.Response, model: str) -> AsyncIterator[Any]:
+    async def sse_events(
+        self, response: httpx.Response, model: str, idle_s: float | None = None
+    ) -> AsyncIterator[Any]:
         """Server-sent events of a streaming response; a 200 that is not an event stream
-        (an HTML page from a proxy, a JSON body) is an invalid response, not a network error."""
+        (an HTML page from a proxy, a JSON body) is an invalid response, not a network error.
+        `idle_s`: cut the stream when no event arrives for so long (`stalled`)."""
         from httpx_sse import EventSource
 
         await self.require_stream_type(response, model, "text/event-stream")
-        async for event in EventSource(response).aiter_sse():
+        events = EventSource(response).aiter_sse()
+        async for event in idle_bounded(events, idle_s, lambda: self.stalled(model, idle_s)):
             yield event
+
+    def stalled(self, model: str, idle_s: float | None) -> DspexError:
+        """The stream went silent for longer than `streamIdleTimeoutMs`: cut, and handled
+        as interrupted (resumed where the provider allows it)."""
+        ms = round((idle_s or 0) * 1000)
+        error = self.transport_error(
+            ErrorKind.TIMEOUT,
+            f"the stream stalled: nothing for {ms} ms (streamIdleTimeoutMs)",
+            model,
+            answered=True,
+        )
+        assert error.details is not None
+        error.details["streamIdleTimeoutMs"] = ms
+        return error
 
     async def require_stream_type(
         self, response: httpx.Response, model: str, *accepted: str
@@ -476,14 +533,20 @@ class HttpAdapter(Adapter):
         finally:
             await response.aclose()
 
-    async def sse_json(self, response: httpx.Response, model: str) -> AsyncIterator[Any]:
+    async def sse_json(
+        self, response: httpx.Response, model: str, idle_s: float | None = None
+    ) -> AsyncIterator[Any]:
         """The JSON payloads of a Server-Sent Events stream, in order. An event whose
-        data is not JSON is an invalid response; transport failures map as usual."""
+        data is not JSON comes as `Malformed` (the parser skips and counts it); transport
+        failures map as usual."""
         with self.transport_errors(model, answered=True):
-            async for sse in self.sse_events(response, model):
+            async for sse in self.sse_events(response, model, idle_s):
                 if not sse.data.strip():
                     continue
-                yield decode_json(sse.data.encode(), self.name, model, "stream event")
+                try:
+                    yield json.loads(sse.data)
+                except json.JSONDecodeError:
+                    yield malformed(sse.data)
 
     def stream_cut(self, model: str, expected: str) -> DspexError:
         """The stream ended without its documented final event (after the answer began)."""
@@ -502,12 +565,16 @@ def encode_json(payload: Any) -> bytes:
 
 
 async def aiter_json_lines(
-    response: httpx.Response, provider: str, model: str
+    response: httpx.Response, idle_s: float | None, on_stall: Callable[[], DspexError]
 ) -> AsyncIterator[Any]:
-    """Newline-delimited JSON (one object per line), blank lines skipped."""
-    async for line in response.aiter_lines():
+    """Newline-delimited JSON (one object per line), blank lines skipped; a line that is
+    not JSON comes as `Malformed`. Cut with `on_stall()` after `idle_s` of silence."""
+    async for line in idle_bounded(response.aiter_lines(), idle_s, on_stall):
         if line.strip():
-            yield decode_json(line.encode(), provider, model, "stream line")
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                yield malformed(line)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -220,7 +220,12 @@ class OllamaAdapter(HttpAdapter):
             )
             req_id = request_id(response.headers)
             calls_seen = 0
-            async for payload in aiter_json_lines(response, self.name, request.model):
+            idle_s = request.stream_idle_timeout_s
+            lines = aiter_json_lines(response, idle_s, lambda: self.stalled(request.model, idle_s))
+            async for payload in lines:
+                if not isinstance(payload, dict):  # Malformed, or JSON that is no object
+                    yield StreamPart(malformed=1)  # skipped, counted: the rest still flows
+                    continue
                 message = self._message(payload, request.model)
                 calls = self._tool_calls(message.get("tool_calls"), request.model)
                 content = message.get("content")

@@ -30,7 +30,7 @@ from .base import (
     StreamPart,
     parse_tool_arguments,
 )
-from .http import HttpAdapter, decode_json, request_id
+from .http import HttpAdapter, request_id
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -147,6 +147,8 @@ class OpenAICompatAdapter(HttpAdapter):
         return headers
 
     def refine_kind(self, kind: ErrorKind, status: int, code: str | None) -> ErrorKind:
+        if status in (401, 403):  # typed `invalid_request_error`, but the key is the matter
+            return ErrorKind.AUTHENTICATION
         if code in INVALID_MESSAGE_CODES and status < 500:
             return ErrorKind.INVALID_MESSAGES
         if code in ("rate_limit_exceeded", "insufficient_quota") and status == 429:
@@ -250,13 +252,22 @@ class OpenAICompatAdapter(HttpAdapter):
             "POST", "/chat/completions", body, request.model, headers, request.timeout_s
         ) as response:
             req_id = request_id(response.headers)
-            done = False
-            async for sse in self.sse_events(response, request.model):
+            done = finished = False
+            idle_s = request.stream_idle_timeout_s
+            async for sse in self.sse_events(response, request.model, idle_s):
                 if sse.data.strip() == "[DONE]":
                     done = True
                     break
-                chunk = decode_json(sse.data.encode(), self.name, request.model, "stream chunk")
-                if isinstance(chunk, dict) and "error" in chunk:
+                if not sse.data.strip():
+                    continue
+                try:
+                    chunk = json.loads(sse.data)
+                except json.JSONDecodeError:
+                    chunk = None
+                if not isinstance(chunk, dict):
+                    yield StreamPart(malformed=1)  # skipped, counted: the rest still flows
+                    continue
+                if "error" in chunk:
                     message, code = self.error_detail(chunk)
                     raise DspexError(
                         ErrorKind.API_ERROR,
@@ -265,15 +276,14 @@ class OpenAICompatAdapter(HttpAdapter):
                         model=request.model,
                         details={"code": code} if code else None,
                     )
-                yield self.parse_chunk(chunk, request.model, req_id)
+                part = self.parse_chunk(chunk, request.model, req_id)
+                finished = finished or part.finish_reason is not None
+                yield part
                 req_id = None
-            if not done:
-                raise DspexError(
-                    ErrorKind.NETWORK_ERROR,
-                    "the stream ended before [DONE]",
-                    provider=self.name,
-                    model=request.model,
-                )
+            # No [DONE], but the finish reason came (and the usage chunk after it, where
+            # asked for): the answer is complete; without a finish reason it was cut.
+            if not done and not finished:
+                raise self.stream_cut(request.model, "[DONE]")
 
     def parse_chunk(self, chunk: Any, model: str, req_id: str | None) -> StreamPart:
         if not isinstance(chunk, dict):

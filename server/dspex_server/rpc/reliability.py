@@ -36,6 +36,7 @@ def telemetry_params(event: RequestEvent) -> dict[str, Any]:
         chunks=event.chunks,
         attempts=event.attempts if event.phase == "stop" else None,
         resumed=event.resumed if event.phase == "stop" else None,
+        malformed_events=event.malformed_events or None,
         streamed=event.streamed,
         session_id=event.session_id,
     ).to_wire()
