@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from cli_runner import run_cli
 from daemon import clean_env
 from failover_support import ModelScriptedFake, chat, env_for, scenario_options
-from fakes.base import Reply
+from fakes.base import Reply, TruncatedStream
 from fakes.openai_server import openai_error
 from raw_daemon import RawDaemon, raw_daemon
 
@@ -116,3 +118,24 @@ async def test_a_route_naming_an_unknown_provider_is_a_config_problem(
     problems = " ".join(config["config"].get("problems", []))
     assert "routes.bad.chain.0: unknown provider 'nosuch'" in problems
     assert "unknown cause 'typo'" in problems
+
+
+async def test_cli_stream_says_when_a_fail_over_restarts_the_answer(
+    tmp_path_factory: pytest.TempPathFactory, fake: ModelScriptedFake
+) -> None:
+    home = tmp_path_factory.mktemp("cli-failover")
+    env = env_for(clean_env(home), fake)
+    Path(env["DSPEX_CONFIG"]).write_text(
+        "[retry]\nattempts = 1\n"
+        f'[providers.groq]\napi_key = "{fake.api_key}"\nbase_url = "{fake.api_base}"\n'
+        "assistant_prefill = false\n"
+        '[routes.cut]\nchain = ["openai/cli-a", "groq/cli-b"]\n',
+        encoding="utf-8",
+    )
+    fake.plan("cli-a", TruncatedStream(text="a broken first answer", chunks=2))
+    code, out, err = await run_cli(env, "chat", "--stream", "-m", "route:cut", "the answer")
+    assert code == 0, err
+    first, second = out.split("\n", 1)
+    assert first and "a broken first answer".startswith(first)
+    assert second == "the answer\n"
+    assert "failed over to groq/cli-b (network_error); restarting" in err
