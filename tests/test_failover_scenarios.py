@@ -165,6 +165,25 @@ async def test_03_ten_callers_on_a_permanent_429_share_one_gate(
     assert len(fake.posts("storm-route-a")) <= 12
 
 
+async def test_03b_a_long_retry_after_refuses_later_callers_at_once(
+    d: RawDaemon, fake: ModelScriptedFake
+) -> None:
+    fake.always["s03b"] = rate_limit("120")  # over maxRetryAfterMs (60 s)
+    first = error_of(await ask(d, chat("s03b")))
+    assert (first["kind"], first["retryAfterMs"]) == ("rate_limited", 120_000)
+    started = time.monotonic()
+    later = error_of(await ask(d, chat("s03b")))
+    assert time.monotonic() - started < 1.0
+    assert later["kind"] == "rate_limited"
+    assert later["details"]["gated"] is True
+    assert later["retryAfterMs"] > 100_000
+    assert len(fake.posts("s03b")) == 1  # the later caller sent nothing
+    result = await result_of(d, chat("s03b", fallbacks=[fallback("s03b-backup")]))
+    answered_by(result, "openai", "s03b-backup")
+    assert result["attempts"][0]["requests"] == 0
+    assert len(fake.posts("s03b")) == 1
+
+
 async def test_04_500_once_is_retried_on_the_same_target(
     d: RawDaemon, fake: ModelScriptedFake
 ) -> None:

@@ -389,7 +389,7 @@ class Pipeline:
         retry = 0
         while True:
             gated, sent_round, extra = await gate.admit(
-                run.attempts, policy.attempts, run.deadline, rpm
+                run.attempts, policy.attempts, run.deadline, rpm, policy.max_retry_after_ms / 1000
             )
             run.attempts += extra + 1
             try:

@@ -63,12 +63,14 @@ class RateGate:
         attempts: int,
         deadline: float | None,
         rpm: int | None = None,
+        max_wait_s: float | None = None,
     ) -> tuple[bool, int, int]:
         """Wait until this caller may send. `counted` is the caller's attempts so far,
         `attempts` its policy's total. Returns (probe, round, extra): whether the call is
         the gate's probe, the round it is sent in (pass it back to `limited`) and how many
         other callers' 429s it waited through (each one counts as a failed attempt).
-        Raises `rate_limited` when the attempts are spent or the deadline comes first."""
+        Raises `rate_limited` when the attempts are spent, the deadline comes first or the
+        gate stays closed longer than `max_wait_s` (the policy's `maxRetryAfterMs`)."""
         extra = 0
         seen = self.round
         waited = False
@@ -90,6 +92,8 @@ class RateGate:
                 return not self.clear, self.round, extra
             if deadline is not None and now + max(wait, 0.0) >= deadline:
                 raise self._refusal("the request's deadline comes before the gate opens", extra)
+            if max_wait_s is not None and wait > max_wait_s:
+                raise self._refusal("the gate stays closed longer than maxRetryAfterMs", extra)
             if not waited:
                 waited = True
                 self.waited += 1
