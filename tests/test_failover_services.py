@@ -34,6 +34,7 @@ def options(fake: ModelScriptedFake) -> dict[str, Any]:
     opts = scenario_options(fake)
     opts["routes"]["sess"] = {"chain": ["openai/sess-a", "mock/mock-1"]}
     opts["providers"]["groq"]["rateLimit"] = {"rpm": 2}
+    opts["providers"]["lmstudio"]["rateLimit"] = {"tpm": 20}  # each fake answer uses 18
     return opts
 
 
@@ -106,6 +107,16 @@ async def test_client_side_rpm_limit_holds_before_the_provider_says_429(
     assert len(fake.posts("rpm-a")) == 2
     # Per model: another groq model is not held back.
     assert "result" in await d.request("dspex/chat", chat("rpm-b", provider="groq"))
+
+
+async def test_client_side_tpm_limit_counts_the_answers_tokens(
+    d: RawDaemon, fake: ModelScriptedFake
+) -> None:
+    for _ in range(2):  # 18 tokens, then 36: over the limit of 20
+        assert "result" in await d.request("dspex/chat", chat("tpm-a", provider="lmstudio"))
+    answer = await d.request("dspex/chat", chat("tpm-a", provider="lmstudio", timeoutMs=500))
+    assert answer["error"]["data"]["kind"] == "rate_limited"
+    assert len(fake.posts("tpm-a")) == 2
 
 
 async def test_a_route_naming_an_unknown_provider_is_a_config_problem(

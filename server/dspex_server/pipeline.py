@@ -384,12 +384,17 @@ class Pipeline:
         breaker = self.breakers.get(provider, request.model)
         gate = self.gates.get(provider, request.model)
         limit = settings.provider(provider).rate_limit
-        rpm = None if limit is None else limit.rpm
+        rpm, tpm = (None, None) if limit is None else (limit.rpm, limit.tpm)
         key = new_idempotency_key() if run.idempotent else None  # one for all attempts
         retry = 0
         while True:
             gated, sent_round, extra = await gate.admit(
-                run.attempts, policy.attempts, run.deadline, rpm, policy.max_retry_after_ms / 1000
+                run.attempts,
+                policy.attempts,
+                run.deadline,
+                rpm,
+                policy.max_retry_after_ms / 1000,
+                tpm,
             )
             run.attempts += extra + 1
             try:
@@ -437,6 +442,10 @@ class Pipeline:
                 gate.abandon(gated)
                 raise
             gate.passed(gated)
+            if tpm is not None:
+                usage = getattr(response, "usage", None)
+                tokens = getattr(response, "prompt_tokens", 0)
+                gate.spent(usage.total_tokens if isinstance(usage, Usage) else int(tokens or 0))
             if run.error is not None:
                 breaker.failure(run.error, probe)
             else:

@@ -86,6 +86,9 @@ class RateLimitSettings(SettingsModel):
     provider has to answer 429 (requests over it wait on the shared rate-limit gate)."""
 
     rpm: int | None = Field(default=None, gt=0, description="requests per sliding minute")
+    tpm: int | None = Field(
+        default=None, gt=0, description="tokens per sliding minute (from the answers' usage)"
+    )
 
 
 FAILOVER_CAUSES = (

@@ -13,8 +13,10 @@ So N callers on a provider that answers 429 forever send N requests (the first w
 before any 429 came back) plus one probe per retry round: 10 callers with 3 attempts send
 12, where each retrying on its own sent 30.
 
-Optional client-side limits (`providers.<name>.rateLimit.rpm`) keep the requests of a
-sliding minute under the provider's quota before it has to say 429.
+Optional client-side limits keep a model under the provider's quota before it has to say
+429: `providers.<name>.rateLimit.rpm` (requests in a sliding minute, counted when sent) and
+`.tpm` (tokens in a sliding minute, counted from the usage of each answer: a caller waits
+while the last minute's answers already used `tpm` tokens).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class RateGate:
         self.limited_total = 0
         self.waited = 0  # callers that waited on the gate
         self._sent: deque[float] = deque()  # send times within the last minute (rpm)
+        self._tokens: deque[tuple[float, int]] = deque()  # (time, tokens) of answers (tpm)
         self._changed = asyncio.Event()
 
     # -- reading ----------------------------------------------------------------------
@@ -64,6 +67,7 @@ class RateGate:
         deadline: float | None,
         rpm: int | None = None,
         max_wait_s: float | None = None,
+        tpm: int | None = None,
     ) -> tuple[bool, int, int]:
         """Wait until this caller may send. `counted` is the caller's attempts so far,
         `attempts` its policy's total. Returns (probe, round, extra): whether the call is
@@ -84,6 +88,8 @@ class RateGate:
             wait = self.open_at - now
             if wait <= 0 and rpm is not None:
                 wait = self._rpm_wait(rpm, now)
+            if wait <= 0 and tpm is not None:
+                wait = self._tpm_wait(tpm, now)
             if wait <= 0 and not self.probing:
                 if not self.clear:
                     self.probing = True
@@ -111,6 +117,23 @@ class RateGate:
         if len(self._sent) < rpm:
             return 0.0
         return self._sent[0] + WINDOW_S - now
+
+    def _tpm_wait(self, tpm: int, now: float) -> float:
+        while self._tokens and self._tokens[0][0] <= now - WINDOW_S:
+            self._tokens.popleft()
+        used = sum(n for _, n in self._tokens)
+        for at, n in self._tokens:  # the wait until enough of the minute's tokens expire
+            if used < tpm:
+                break
+            used -= n
+            if used < tpm:
+                return at + WINDOW_S - now
+        return 0.0
+
+    def spent(self, tokens: int) -> None:
+        """An answer used `tokens` (for the tpm limit)."""
+        if tokens > 0:
+            self._tokens.append((self._clock(), tokens))
 
     def limited(self, sent_round: int, probe: bool, wait_ms: float) -> None:
         """A request sent in `sent_round` got a 429: close the gate for `wait_ms`. A 429 of
