@@ -383,7 +383,12 @@ class ProviderHealth(WireModel):
     baseline_samples: int = 0
     z_score: float | None = None
     drift: float | None = Field(default=None, description="EWMA / baseline mean − 1")
-    breaker: str | None = None
+    breaker: str | None = Field(
+        default=None, description="The worst circuit state of the provider's models."
+    )
+    breakers: dict[str, str] | None = Field(
+        default=None, description="Each model's circuit state (closed, open, half_open)."
+    )
     active: list[str] = Field(default_factory=list, description="Causes active now.")
     anomalies: list[Anomaly] = Field(default_factory=list)
 

@@ -8,6 +8,7 @@ from pydantic import Field, JsonValue, model_validator
 
 from ._base import WireModel
 from .cost import Cost, Truncation
+from .errors import ErrorKind
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "interrupted", "error"]
@@ -101,6 +102,26 @@ class ResponseFormat(WireModel):
     strict: bool | None = None
 
 
+FailoverCause = Literal[
+    "rate_limited",
+    "server_error",
+    "overloaded",
+    "timeout",
+    "network_error",
+    "circuit_open",
+    "invalid_response",
+    "authentication",
+    "context_length",
+]
+
+
+class FallbackTarget(WireModel):
+    """A provider/model to try when the ones before it failed (see docs/reliability.md)."""
+
+    provider: str
+    model: str | None = Field(default=None, description="unset: the provider's default model")
+
+
 class ChatParams(WireModel):
     messages: list[Message] = Field(min_length=1)
     provider: str | None = None
@@ -130,6 +151,18 @@ class ChatParams(WireModel):
         description="When the messages overflow the model's context window: `truncate` drops "
         "the oldest turns (system messages kept), `none` fails with invalid_messages.",
     )
+    fallbacks: list[FallbackTarget] | None = Field(
+        default=None,
+        max_length=8,
+        description="Targets tried in order when the request fails over (a `route:NAME` "
+        "provider or model names a configured chain instead).",
+    )
+    failover_on: list[FailoverCause] | None = Field(
+        default=None,
+        description="Which failures move the request to the next target (default: "
+        "rate_limited, server_error, overloaded, timeout, network_error, circuit_open, "
+        "context_length where the next target's window is larger).",
+    )
 
 
 class Usage(WireModel):
@@ -138,6 +171,22 @@ class Usage(WireModel):
     total_tokens: int = 0
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+
+
+class Attempt(WireModel):
+    """One target of a fail-over chain as it was tried: what it cost even when it failed."""
+
+    provider: str
+    model: str
+    outcome: Literal["answered", "failed", "interrupted", "skipped"]
+    error_kind: ErrorKind | None = None
+    failover: FailoverCause | None = Field(
+        default=None, description="Why the request moved on to the next target."
+    )
+    requests: int = Field(default=0, description="Requests sent to this target (retries too).")
+    usage: Usage | None = None
+    cost: Cost | None = None
+    latency_ms: float = 0.0
 
 
 class AssistantMessage(WireModel):
@@ -171,6 +220,11 @@ class ChatResult(WireModel):
     )
     cost_unavailable_reason: str | None = None
     truncation: Truncation | None = None
+    attempts: list[Attempt] | None = Field(
+        default=None,
+        description="With fallbacks or a route: every target tried, in order, the answering "
+        "one last; `provider`/`model` name the one that answered.",
+    )
 
     def to_wire(self) -> dict[str, Any]:
         wire = super().to_wire()
@@ -193,6 +247,17 @@ class ChatDelta(WireModel):
     tool_calls: list[ToolCallDelta] | None = None
 
 
+class FailoverMark(WireModel):
+    """On the first chunk after a stream failed over: `restart` means discard the text
+    received so far (the next target answers from the start); `continue` means the next
+    target was given that text as an assistant prefix and continues it."""
+
+    provider: str
+    model: str
+    mode: Literal["restart", "continue"]
+    reason: FailoverCause
+
+
 class ChatChunk(WireModel):
     """The value of each `$/progress` sent on a chat's `partialResultToken`."""
 
@@ -200,3 +265,4 @@ class ChatChunk(WireModel):
     index: int = 0
     delta: ChatDelta
     finish_reason: FinishReason | None = None
+    failover: FailoverMark | None = None

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, JsonValue
 
 from ._base import WireModel
-from .chat import ToolCall, ToolDefinition, Usage
+from .chat import Attempt, FailoverCause, FallbackTarget, ToolCall, ToolDefinition, Usage
 
 PredictMode = Literal["text", "json", "structured"]
 PredictStrategy = Literal["text", "json_schema", "json_object", "tool", "prompt_json"]
@@ -70,6 +70,12 @@ class PredictParams(WireModel):
         "structured (default): the provider's native structured output.",
     )
     max_retries: int = Field(default=2, ge=0, le=10)
+    fallbacks: list[FallbackTarget] | None = Field(
+        default=None,
+        max_length=8,
+        description="Fail-over targets (as dspex/chat; a `route:NAME` provider or model too).",
+    )
+    failover_on: list[FailoverCause] | None = None
     chain_of_thought: bool = False
     instructions: str | None = Field(default=None, max_length=20_000)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
@@ -101,6 +107,11 @@ class PredictResult(WireModel):
         default=None, description="Calls of the signature's tools; outputs are then empty."
     )
     notices: list[str] | None = None
+    failover: list[Attempt] | None = Field(
+        default=None,
+        description="With fallbacks or a route: the targets the last answer's request tried "
+        "(as dspex/chat's `attempts`).",
+    )
 
     def to_wire(self) -> dict[str, Any]:
         """As every result, but `cost` is always there: null until pricing is known."""

@@ -11,6 +11,8 @@ from ._base import WireModel
 from .chat import (
     ChatResult,
     ContentPart,
+    FailoverCause,
+    FallbackTarget,
     FinishReason,
     Message,
     ResponseFormat,
@@ -37,6 +39,10 @@ class SessionOptions(WireModel):
     response_format: ResponseFormat | None = None
     timeout_ms: int | None = Field(default=None, gt=0)
     context_strategy: ContextStrategy | None = None
+    fallbacks: list[FallbackTarget] | None = Field(
+        default=None, max_length=8, description="Fail-over targets of every turn."
+    )
+    failover_on: list[FailoverCause] | None = None
 
 
 class SessionMessage(Message):

@@ -57,6 +57,10 @@ class Accounting:
     ) -> tuple[Cost | None, str | None]:
         return None, "cost accounting is not enabled"
 
+    def context_window(self, provider: str, model: str) -> int | None:
+        """The model's context window in tokens, where known (fail-over compares them)."""
+        return None
+
 
 CALIBRATION_BOUNDS = (0.25, 4.0)
 CALIBRATION_WEIGHT = 0.5
@@ -72,6 +76,9 @@ class CostAndContext(Accounting):
         self.ledger = ledger
         self.session_budget: SessionBudget = lambda _: None
         self._ratio: dict[tuple[str, str], float] = {}
+
+    def context_window(self, provider: str, model: str) -> int | None:
+        return self.catalog.context_window(provider, model)
 
     def ratio(self, provider: str, model: str) -> float:
         """Reported prompt tokens / estimated ones for this model so far (1.0 until known)."""

@@ -33,7 +33,9 @@ from .providers.settings import (
     CircuitSettings,
     ProviderSettings,
     RetrySettings,
+    RouteSettings,
     SettingsModel,
+    route_issues,
 )
 from .providers.table import FALLBACK_PROVIDER, PROVIDER_BY_NAME, PROVIDERS, ProviderSpec
 from .sessions.settings import BudgetSettings, CatalogSettings, ContextSettings, SessionSettings
@@ -124,6 +126,9 @@ class Settings(SettingsModel):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     circuit: CircuitSettings = Field(default_factory=CircuitSettings)
+    routes: dict[str, RouteSettings] = Field(
+        default_factory=dict, description='Fail-over chains (`provider = "route:NAME"`).'
+    )
     telemetry: bool = Field(
         default=False, description="send `dspex/telemetry` notifications to the client"
     )
@@ -193,6 +198,7 @@ def _check(data: Mapping[str, Any]) -> tuple[Settings, list[Issue]]:
             )
         )
     settings.providers = providers
+    issues += route_issues(settings.routes, PROVIDER_BY_NAME)
     return settings, issues
 
 

@@ -76,3 +76,26 @@ class DspexError(Exception):
 class InvalidParams(JsonRpcException):
     CODE = -32602
     MESSAGE = "Invalid params"
+
+
+def scrub_error(error: DspexError, secrets: list[str]) -> DspexError:
+    """Remove every secret from an error's message and details (in place)."""
+    if not secrets:
+        return error
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            for secret in secrets:
+                value = value.replace(secret, "<redacted>")
+            return value
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    error.message = str(clean(error.message))
+    error.args = (error.message,)
+    if error.details:
+        error.details = {k: clean(v) for k, v in error.details.items()}
+    return error

@@ -1,6 +1,8 @@
 """The request pipeline: resolve provider and model → adapter → normalise → stats.
 
-Retries, circuit breaking, context fitting and cost hook in here, once, for every provider.
+Retries, circuit breaking, the rate-limit gate, context fitting and cost hook in here, once,
+for every provider; fail-over chains (reliability/fallback.py) run one pipeline pass per
+target.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from dspex_protocol import (
 )
 
 from .accounting import Accounting, ChatPlan
+from .chat_request import add_usage, interrupted, provider_request
 from .config import ConfigStore
 from .embedding import check_embeddings, resolve_embedder
-from .errors import DspexError
+from .errors import DspexError, scrub_error
 from .providers.base import (
     Adapter,
     EmbedRequest,
@@ -41,8 +44,10 @@ from .providers.registry import AdapterRegistry
 from .providers.table import PROVIDERS
 from .recording import recorded, with_correlation_id
 from .reliability.breaker import BreakerRegistry
+from .reliability.fallback import Failover, Tally, is_route
+from .reliability.gate import GateRegistry
 from .reliability.idempotency import idempotency, new_idempotency_key
-from .reliability.retry import retry_delay_ms
+from .reliability.retry import backoff_ms, retry_delay_ms
 from .reliability.streams import garbage_stream, malformed_notice, stream_idle_s
 from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
@@ -83,41 +88,10 @@ class _Run:
     resumed: bool = False
     acc: StreamAccumulator | None = None
     error: DspexError | None = None
+    tally: Tally | None = None
     # The request carries an idempotency key the provider honours (may be re-sent after
     # the provider answered: reliability/retry.py `may_resend`).
     idempotent: bool = False
-
-
-def _provider_request(params: ChatParams, model: str, messages: list[Message]) -> ProviderRequest:
-    return ProviderRequest(
-        model=model,
-        messages=messages,
-        temperature=params.temperature,
-        max_tokens=params.max_tokens,
-        top_p=params.top_p,
-        stop=params.stop,
-        seed=params.seed,
-        tools=params.tools,
-        tool_choice=params.tool_choice,
-        response_format=params.response_format,
-        timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
-    )
-
-
-def _interrupted(acc: StreamAccumulator, provider: str) -> ProviderResponse:
-    response = acc.response(provider)
-    response.finish_reason = "interrupted"
-    return response
-
-
-def _add_usage(a: Usage | None, b: Usage) -> Usage:
-    if a is None:
-        return b
-    return Usage(
-        prompt_tokens=a.prompt_tokens + b.prompt_tokens,
-        completion_tokens=a.completion_tokens + b.completion_tokens,
-        total_tokens=a.total_tokens + b.total_tokens,
-    )
 
 
 class Pipeline:
@@ -143,9 +117,14 @@ class Pipeline:
         # The durable log (store): awaited before the answer is returned, so that an
         # answered request is on disk. None: nothing recorded.
         self.exchanges: ExchangeSink | None = None
+        # The shared rate-limit gates (reliability/gate.py) and the fail-over chains.
+        self.gates = GateRegistry()
+        self.failover = Failover(self)
 
     def resolve(self, params: ChatParams) -> tuple[str, str, list[str]]:
         """(provider, model, notices) for a request; raises when it cannot be served."""
+        if is_route(params.provider) or is_route(params.model):
+            params, _ = self.failover.fallbacks_for(params)
         notices: list[str] = []
         if params.provider:
             provider = params.provider
@@ -182,9 +161,9 @@ class Pipeline:
 
     async def chat(self, params: ChatParams, on_chunk: ChunkSink | None = None) -> ChatResult:
         if self.exchanges is None:
-            return await self._chat(params, on_chunk)
+            return await self.failover.chat(params, on_chunk)
         params = with_correlation_id(params)
-        return await recorded(self.exchanges, "chat", params, self._chat(params, on_chunk))
+        return await recorded(self.exchanges, "chat", params, self.failover.chat(params, on_chunk))
 
     async def embed(self, params: EmbedParams) -> EmbedResult:
         if self.exchanges is None:
@@ -192,15 +171,24 @@ class Pipeline:
         params = with_correlation_id(params)
         return await recorded(self.exchanges, "embed", params, self._embed(params))
 
-    async def _chat(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
-        self, params: ChatParams, on_chunk: ChunkSink | None = None
+    async def run_target(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
+        self,
+        params: ChatParams,
+        target: tuple[str, str, list[str]] | None,
+        on_chunk: ChunkSink | None = None,
+        tally: Tally | None = None,
+        prefix: str | None = None,
     ) -> ChatResult:
+        """One request on one (provider, model): `target`, or the one `resolve` chooses.
+        `prefix`: text a failed-over stream already delivered, given to this target as an
+        assistant prefill to continue."""
         correlation_id = params.correlation_id or new_correlation_id()
         try:
-            provider, model, notices = self.resolve(params)
+            provider, model, notices = target or self.resolve(params)
         except DspexError as exc:
             exc.correlation_id = correlation_id
             raise
+        notices = list(notices)
         cache_key = None
         if self.chat_cache is not None and on_chunk is None:
             cached, cache_key = await self.chat_cache.lookup(
@@ -209,13 +197,14 @@ class Pipeline:
             if cached is not None:
                 return cached
         plan = await self._plan(params, provider, model, correlation_id, notices)
-        request = _provider_request(params, model, plan.messages)
+        request = provider_request(params, model, plan.messages)
         request.stream_idle_timeout_s = stream_idle_s(
             params, self.config.settings.provider(provider)
         )
         started = time.perf_counter()
         streamed = on_chunk is not None
         run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
+        run.tally = tally
         run.idempotent = self.config.settings.provider(provider).idempotency_header is not None
 
         def stop(
@@ -270,7 +259,7 @@ class Pipeline:
                         provider,
                         request,
                         run,
-                        lambda r: self._stream(adapter, r, correlation_id, sink, run),
+                        lambda r: self._stream(adapter, r, correlation_id, sink, run, prefix),
                     )
         except DspexError as exc:
             exc.provider = exc.provider or provider
@@ -293,7 +282,7 @@ class Pipeline:
                 stop(ErrorKind.TIMEOUT)
                 raise timeout from None
             # The deadline struck mid-stream: the client has the partial text already.
-            response = _interrupted(run.acc, adapter.name)
+            response = interrupted(run.acc, adapter.name)
             run.error = timeout
         except asyncio.CancelledError:
             stop(ErrorKind.CANCELLED)
@@ -361,49 +350,49 @@ class Pipeline:
         provider may quote the key in an error body that an adapter passes on (a snippet of
         a non-JSON answer, an error message)."""
         secrets = [k for k in (self.config.api_key(s.name) for s in PROVIDERS) if k]
-        secrets = [k for k in secrets if len(k) >= 4]
-        if not secrets:
-            return error
+        return scrub_error(error, [k for k in secrets if len(k) >= 4])
 
-        def clean(value: object) -> object:
-            if isinstance(value, str):
-                for secret in secrets:
-                    value = value.replace(secret, "<redacted>")
-                return value
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
-
-        error.message = str(clean(error.message))
-        error.args = (error.message,)
-        if error.details:
-            error.details = {k: clean(v) for k, v in error.details.items()}
-        return error
-
-    async def _attempts(
+    async def _attempts(  # noqa: PLR0915 - breaker, gate, retry: one loop
         self,
         provider: str,
         request: R,
         run: _Run,
         call: Callable[[R], Awaitable[T]],
     ) -> T:
-        """The one retry loop: each attempt passes the provider's circuit breaker, gets what
-        is left of the request's deadline, and on a retryable failure waits (exponential
-        backoff, full jitter, Retry-After honoured) unless a streamed byte already reached
-        the client or the deadline would pass first."""
-        policy = self.config.settings.retry_policy(provider)
-        breaker = self.breakers.get(provider)
+        """The one retry loop: each attempt passes the (provider, model) circuit breaker and
+        its shared rate-limit gate, gets what is left of the request's deadline, and on a
+        retryable failure waits (exponential backoff, full jitter, Retry-After honoured;
+        after a 429 on the shared gate) unless a streamed byte already reached the client
+        or the deadline would pass first."""
+        settings = self.config.settings
+        policy = settings.retry_policy(provider)
+        breaker = self.breakers.get(provider, request.model)
+        gate = self.gates.get(provider, request.model)
+        limit = settings.provider(provider).rate_limit
+        rpm, tpm = (None, None) if limit is None else (limit.rpm, limit.tpm)
         key = new_idempotency_key() if run.idempotent else None  # one for all attempts
         retry = 0
         while True:
-            run.attempts += 1
-            probe = breaker.before_call(request.model)
+            gated, sent_round, extra = await gate.admit(
+                run.attempts,
+                policy.attempts,
+                run.deadline,
+                rpm,
+                policy.max_retry_after_ms / 1000,
+                tpm,
+            )
+            run.attempts += extra + 1
+            try:
+                probe = breaker.before_call(request.model)
+            except DspexError:
+                gate.abandon(gated)
+                raise
             attempt_request = request
             if run.deadline is not None:
                 left = max(0.001, run.deadline - time.perf_counter())
                 attempt_request = dataclasses.replace(request, timeout_s=left)
+            if run.tally is not None:
+                run.tally.requests += 1
             try:
                 with idempotency(key):
                     response = await call(attempt_request)
@@ -412,6 +401,13 @@ class Pipeline:
                 delay = None
                 if not run.sent and run.attempts < policy.attempts:
                     delay = retry_delay_ms(policy, exc, retry, idempotent=run.idempotent)
+                if exc.kind is ErrorKind.RATE_LIMITED:
+                    wait = exc.retry_after_ms
+                    gate.limited(
+                        sent_round, gated, backoff_ms(policy, retry) if wait is None else wait
+                    )
+                else:
+                    gate.passed(gated)
                 if delay is None or (
                     run.deadline is not None and time.perf_counter() + delay / 1000 >= run.deadline
                 ):
@@ -419,14 +415,22 @@ class Pipeline:
                         exc.details = {**(exc.details or {}), "attempts": run.attempts}
                     raise
                 retry += 1
-                await asyncio.sleep(delay / 1000)
+                if exc.kind is not ErrorKind.RATE_LIMITED:  # a 429 waits on the gate
+                    await asyncio.sleep(delay / 1000)
                 continue
             except TimeoutError:
                 breaker.failure(DspexError(ErrorKind.TIMEOUT, "deadline"), probe)
+                gate.abandon(gated)
                 raise
             except BaseException:
                 breaker.abandon(probe)
+                gate.abandon(gated)
                 raise
+            gate.passed(gated)
+            if tpm is not None:
+                usage = getattr(response, "usage", None)
+                tokens = getattr(response, "prompt_tokens", 0)
+                gate.spent(usage.total_tokens if isinstance(usage, Usage) else int(tokens or 0))
             if run.error is not None:
                 breaker.failure(run.error, probe)
             else:
@@ -440,12 +444,20 @@ class Pipeline:
         correlation_id: str,
         on_chunk: ChunkSink,
         run: _Run,
+        prefix: str | None = None,
     ) -> ProviderResponse:
         """Forward deltas as they arrive. A stream that breaks before anything reached the
         client raises (and may be retried); one that breaks after is resumed once with the
         partial answer as an assistant prefix where the provider supports it, else the
-        partial answer is returned with finishReason `interrupted` and the error."""
+        partial answer is returned with finishReason `interrupted` and the error.
+        `prefix`: the text another target delivered before it failed over to this one."""
         acc = run.acc = StreamAccumulator(request.model)
+        base = request.messages
+        if prefix:
+            acc.text.append(prefix)
+            request = dataclasses.replace(
+                request, messages=[*base, Message(role="assistant", content=prefix)]
+            )
         try:
             await self._pump(adapter, request, correlation_id, on_chunk, run, acc)
         except DspexError as exc:
@@ -457,20 +469,20 @@ class Pipeline:
             if self._can_resume(adapter, exc, acc):
                 run.resumed = True
                 first_usage = acc.usage
-                prefix = Message(role="assistant", content=acc.partial_text)
-                again = dataclasses.replace(request, messages=[*request.messages, prefix])
+                resumed = Message(role="assistant", content=acc.partial_text)
+                again = dataclasses.replace(request, messages=[*base, resumed])
                 try:
                     # Another request (the prefix added): another idempotency key.
                     with idempotency(new_idempotency_key() if run.idempotent else None):
                         await self._pump(adapter, again, correlation_id, on_chunk, run, acc)
                 except DspexError as second:
                     run.error = second
-                    return _interrupted(acc, adapter.name)
+                    return interrupted(acc, adapter.name)
                 response = acc.response(adapter.name)
-                response.usage = _add_usage(first_usage, response.usage)
+                response.usage = add_usage(first_usage, response.usage)
                 return response
             run.error = exc
-            return _interrupted(acc, adapter.name)
+            return interrupted(acc, adapter.name)
         return acc.response(adapter.name)
 
     async def _pump(
@@ -500,10 +512,14 @@ class Pipeline:
         retryable = error.retryable or error.sent_after_answer
         if not retryable or acc.tool_calls or not acc.partial_text:
             return False
-        configured = self.config.settings.provider(adapter.name).assistant_prefill
+        return self.accepts_prefill(adapter.name)
+
+    def accepts_prefill(self, provider: str) -> bool:
+        """Whether the provider continues an assistant prefill (config, else its row)."""
+        configured = self.config.settings.provider(provider).assistant_prefill
         if configured is not None:
             return configured
-        return ASSISTANT_PREFILL in adapter.spec.capabilities
+        return ASSISTANT_PREFILL in self.registry.spec(provider).capabilities
 
     def resolve_embedder(self, params: EmbedParams) -> tuple[str, str, list[str]]:
         return resolve_embedder(self.config, self.registry, params)

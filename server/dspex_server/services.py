@@ -75,6 +75,10 @@ class Services:
         self.sessions = SessionService(self.config, self.pipeline, self.ledger, self.secrets)
         self.accounting.session_budget = self.sessions.budget
         self.analytics = Analytics(self.config, self.pipeline, self.events)
+        self.analytics.health.breaker_state = self.breakers.worst_state
+        self.analytics.health.breaker_models = lambda name: {
+            model: b.state.value for model, b in self.breakers.models(name).items()
+        }
         self.store = Store(self.config, self.secrets, self.config.environ)
         self.pipeline.exchanges = self.store.record
         self.sessions.persistence = self.store

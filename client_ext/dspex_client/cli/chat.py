@@ -80,6 +80,14 @@ async def _chat_once(
         chat_stream = client.chat_stream(prompt, **options)
         with contextlib.suppress(StreamInterruptedError):  # reported from the result below
             async for chunk in chat_stream:
+                if chunk.failover is not None and chunk.failover.mode == "restart":
+                    # The text so far is void: the next target answers from the start.
+                    sys.stdout.write("\n")
+                    print(
+                        f"note: failed over to {chunk.failover.provider}/"
+                        f"{chunk.failover.model} ({chunk.failover.reason}); restarting",
+                        file=sys.stderr,
+                    )
                 if chunk.delta.content:
                     sys.stdout.write(chunk.delta.content)
                     sys.stdout.flush()

@@ -5,7 +5,8 @@ Per provider, after every finished request (O(1), on the event loop):
 - latency drift: the EWMA of the latest latencies against the long-term baseline (Welford
   over latencies older than the last RECENT), as a relative drift `ewma/mean − 1` and a
   z-score `(ewma − mean)/std`;
-- the circuit breaker's state, where a breaker is wired in (`breaker_state`).
+- the circuit breakers' state (`breaker_state`: the worst of the provider's models, wired
+  to the pipeline's breakers by services).
 
 A latency anomaly needs both: drift above `anomalyThreshold` (0.4: 40 % slower) and z > 3
 (beyond the provider's normal scatter), with at least `minSamples` baseline latencies. An
@@ -136,7 +137,10 @@ class HealthMonitor:
     def __init__(self, config: ConfigStore, store: SampleStore) -> None:
         self.config = config
         self.store = store
+        # Wired by services to the pipeline's breakers: the provider's worst model state,
+        # and each model's state (shown in `dspex/analytics/health` as `breakers`).
         self.breaker_state: BreakerState = lambda _provider: None
+        self.breaker_models: Callable[[str], dict[str, str]] = lambda _provider: {}
         self.anomalies: dict[str, deque[AnomalyRecord]] = {}
         self._active: dict[str, set[Cause]] = {}
         self._switched: dict[str, int] = {}

@@ -191,6 +191,7 @@ class Analytics:
             a = self.health.assess(name)
             data = dataclasses.asdict(a)
             data.pop("messages")
+            data["breakers"] = self.health.breaker_models(name) or None
             anomalies = [dataclasses.asdict(r) for r in self.health.anomalies.get(name, ())]
             out.append(an.ProviderHealth.model_validate({**data, "anomalies": anomalies}))
         return an.HealthResult(

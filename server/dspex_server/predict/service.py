@@ -101,13 +101,16 @@ class Predictor:
         output_model = build_model("Outputs", sig.outputs)
         schema = json_schema(output_model)
         try:
-            provider, model, notices = self.pipeline.resolve(
+            probe, fallbacks = self.pipeline.failover.fallbacks_for(
                 ChatParams(
                     messages=[Message(role="user", content="-")],
                     provider=params.provider,
                     model=params.model,
+                    fallbacks=params.fallbacks,
+                    failover_on=params.failover_on,
                 )
             )
+            provider, model, notices = self.pipeline.resolve(probe)
             spec = self.pipeline.registry.spec(provider)
         except DspexError as exc:
             exc.correlation_id = correlation_id
@@ -135,6 +138,8 @@ class Predictor:
                     response_format=parts.response_format,
                     timeout_ms=params.timeout_ms,
                     correlation_id=correlation_id,
+                    fallbacks=fallbacks or None,
+                    failover_on=params.failover_on,
                 )
             )
 
@@ -154,4 +159,5 @@ class Predictor:
             raw_answer=outcome.raw,
             tool_calls=outcome.tool_calls or None,
             notices=[*notices, *(outcome.last.notices or ())] or None,
+            failover=outcome.last.attempts,
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 from dspex_protocol import ErrorKind
+
+from ..config_file import Issue
 
 
 class SettingsModel(BaseModel):
@@ -81,6 +84,50 @@ class CircuitOverride(SettingsModel):
     trip_on: list[ErrorKind] | None = None
 
 
+class RateLimitSettings(SettingsModel):
+    """`providers.<name>.rateLimit`: a client-side limit per model, kept before the
+    provider has to answer 429 (requests over it wait on the shared rate-limit gate)."""
+
+    rpm: int | None = Field(default=None, gt=0, description="requests per sliding minute")
+    tpm: int | None = Field(
+        default=None, gt=0, description="tokens per sliding minute (from the answers' usage)"
+    )
+
+
+FAILOVER_CAUSES = (
+    "rate_limited",
+    "server_error",
+    "overloaded",
+    "timeout",
+    "network_error",
+    "circuit_open",
+    "invalid_response",
+    "authentication",
+    "context_length",
+)
+DEFAULT_FAILOVER_ON: tuple[str, ...] = (
+    "rate_limited",
+    "server_error",
+    "overloaded",
+    "timeout",
+    "network_error",
+    "circuit_open",
+    "context_length",
+)
+
+
+class RouteSettings(SettingsModel):
+    """`routes.<name>`: a fail-over chain, used as `provider = "route:<name>"` (or model).
+    Each entry is `provider/model` (or a bare provider: its default model)."""
+
+    chain: list[str] = Field(min_length=1, max_length=8)
+    failover_on: list[str] | None = Field(
+        default=None,
+        description="Which failures move on to the next entry (default: rate_limited, "
+        "server_error, overloaded, timeout, network_error, circuit_open, context_length).",
+    )
+
+
 class ProviderSettings(SettingsModel):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -92,6 +139,7 @@ class ProviderSettings(SettingsModel):
     max_connections: int = Field(default=512, gt=0)
     retry: RetryOverride | None = None
     circuit: CircuitOverride | None = None
+    rate_limit: RateLimitSettings | None = None
     assistant_prefill: bool | None = Field(
         default=None,
         description="Whether a broken stream may be resumed with the partial answer as an "
@@ -169,3 +217,23 @@ class BedrockSettings(ProviderSettings):
     aws_session_token: SecretStr | None = None
     control_base_url: str | None = None
     embed_concurrency: int = Field(default=8, gt=0, le=64)
+
+
+def route_issues(routes: Mapping[str, RouteSettings], providers: Container[str]) -> list[Issue]:
+    """What a valid-looking routes section still gets wrong: a chain entry naming no known
+    provider, a fail-over cause that does not exist."""
+    issues = []
+    for name, route in routes.items():
+        for i, entry in enumerate(route.chain):
+            provider = entry.split("/", 1)[0]
+            if provider not in providers:
+                issues.append(Issue(("routes", name, "chain", i), f"unknown provider {provider!r}"))
+        for cause in route.failover_on or ():
+            if cause not in FAILOVER_CAUSES:
+                issues.append(
+                    Issue(
+                        ("routes", name, "failover_on"),
+                        f"unknown cause {cause!r} (known: {', '.join(FAILOVER_CAUSES)})",
+                    )
+                )
+    return issues

@@ -1,9 +1,12 @@
-"""A circuit breaker per provider: closed → open after N failures within a window →
-half-open (one probe at a time) after a cool-down → closed after M successful probes.
+"""A circuit breaker per deployment (provider, model): closed → open after N failures
+within a window → half-open (one probe at a time) after a cool-down → closed after M
+successful probes.
 
 It is fed by the pipeline's retry loop, one outcome per provider call (each attempt), and
-read by `dspex/providers` and `dspex/stats`. It also remembers when the provider last said
-"slow down" (429), which the stats report as the `throttled` state.
+read by `dspex/providers`, `dspex/stats` and `dspex/analytics/health` (a provider's circuit
+there is its worst model's: one failing model opens only its own breaker, so a fallback to
+another model of the same provider still goes through). It also remembers when the
+provider last said "slow down" (429), which the stats report as the `throttled` state.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ class CircuitBreaker:
         provider: str,
         policy: Callable[[], CircuitSettings],
         clock: Callable[[], float] = time.monotonic,
+        model: str | None = None,
     ) -> None:
         self.provider = provider
+        self.model = model
         self._policy = policy
         self._clock = clock
         self._state = CircuitState.CLOSED
@@ -93,9 +98,10 @@ class CircuitBreaker:
             return True
         self.rejected += 1
         wait = self.retry_in_ms()
+        target = self.provider if self.model is None else f"{self.provider}/{self.model}"
         raise DspexError(
             ErrorKind.CIRCUIT_OPEN,
-            f"the circuit for {self.provider!r} is {state.value} after "
+            f"the circuit for {target!r} is {state.value} after "
             f"{policy.failure_threshold} failures; requests are refused until it recovers",
             provider=self.provider,
             model=model,
@@ -153,9 +159,12 @@ class CircuitBreaker:
             self._failures.popleft()
 
 
+_SEVERITY = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
+
+
 class BreakerRegistry:
-    """One breaker per provider, created on first use; the policy is read on every call so
-    that configuration changes apply at once."""
+    """One breaker per (provider, model), created on first use; the policy is read on every
+    call so that configuration changes apply at once."""
 
     def __init__(
         self,
@@ -164,17 +173,37 @@ class BreakerRegistry:
     ) -> None:
         self._policy = policy
         self._clock = clock
-        self._breakers: dict[str, CircuitBreaker] = {}
+        self._breakers: dict[str, dict[str, CircuitBreaker]] = {}
 
-    def get(self, provider: str) -> CircuitBreaker:
-        breaker = self._breakers.get(provider)
+    def get(self, provider: str, model: str | None = None) -> CircuitBreaker:
+        models = self._breakers.setdefault(provider, {})
+        breaker = models.get(model or "")
         if breaker is None:
-            breaker = CircuitBreaker(provider, lambda: self._policy(provider), self._clock)
-            self._breakers[provider] = breaker
+            breaker = CircuitBreaker(
+                provider, lambda: self._policy(provider), self._clock, model=model
+            )
+            models[model or ""] = breaker
         return breaker
 
-    def peek(self, provider: str) -> CircuitBreaker | None:
-        return self._breakers.get(provider)
+    def models(self, provider: str) -> dict[str, CircuitBreaker]:
+        """The provider's breakers by model."""
+        return dict(self._breakers.get(provider, {}))
+
+    def peek(self, provider: str, model: str | None = None) -> CircuitBreaker | None:
+        """One model's breaker; without a model the provider's worst (open, then half-open,
+        then the one with the most recent failures)."""
+        models = self._breakers.get(provider)
+        if not models:
+            return None
+        if model is not None:
+            return models.get(model)
+        return max(
+            models.values(), key=lambda b: (_SEVERITY[b.state], b.recent_failures(), b.rejected)
+        )
+
+    def worst_state(self, provider: str) -> str | None:
+        breaker = self.peek(provider)
+        return None if breaker is None else breaker.state.value
 
 
 def _value(kind: ErrorKind | None) -> str | None:

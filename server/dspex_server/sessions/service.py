@@ -210,10 +210,15 @@ class SessionService:
 
     async def start(self, params: SessionStartParams) -> SessionStartResult:
         await self.ensure_loaded()
-        probe = ChatParams(
-            messages=[Message(role="user", content="")],
-            provider=params.provider,
-            model=params.model,
+        # A route or fallbacks: the session keeps the chain's first target as its own and
+        # the rest as its `fallbacks` option (every turn fails over along it).
+        probe, fallbacks = self.pipeline.failover.fallbacks_for(
+            ChatParams(
+                messages=[Message(role="user", content="")],
+                provider=params.provider,
+                model=params.model,
+                fallbacks=params.fallbacks,
+            )
         )
         provider, model, notices = self.pipeline.resolve(probe)
         session_id = params.session_id or self.store.new_id()
@@ -225,6 +230,7 @@ class SessionService:
             notices.append(f"session {evicted} (least recently used, idle) was evicted")
         created = now()
         options = SessionOptions.model_validate({f: getattr(params, f) for f in _OPTION_FIELDS})
+        options.fallbacks = fallbacks or None
         self.store.add(
             SessionData(
                 session_id=session_id,
