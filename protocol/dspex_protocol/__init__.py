@@ -69,6 +69,12 @@ if TYPE_CHECKING:
         IndexSaveResult,
     )
     from .cost import Budgets, Cost, CostParams, CostResult, CostTotal, ModelCostTotal, Truncation
+    from .editor import (
+        InlineCompletionCounts,
+        InlineCompletionShown,
+        InlineCompletionStatsParams,
+        InlineCompletionStatsResult,
+    )
     from .embed import EmbedParams, EmbedResult, EmbedUsage
     from .errors import (
         ERROR_CODES,
@@ -185,6 +191,10 @@ __all__ = [
     "IndexQueryResult",
     "IndexSaveParams",
     "IndexSaveResult",
+    "InlineCompletionCounts",
+    "InlineCompletionShown",
+    "InlineCompletionStatsParams",
+    "InlineCompletionStatsResult",
     "InvalidParamsData",
     "LatencySummary",
     "LogEntry",
@@ -267,6 +277,7 @@ _AREAS = (
     "sessions",
     "stats",
     "analytics",
+    "editor",
     "methods",
 )
 

@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, ValidationError
 
 from dspex_protocol import ErrorKind
 
+from .editor.settings import EditorSettings
 from .errors import DspexError
 from .providers.settings import (
     CircuitSettings,
@@ -134,6 +135,7 @@ class Settings(SettingsModel):
         return self.circuit.model_copy(update=override.model_dump(exclude_none=True))
 
     store: StoreSettings = Field(default_factory=StoreSettings)
+    editor: EditorSettings = Field(default_factory=EditorSettings)
 
     def provider(self, name: str) -> ProviderSettings:
         found = self.providers.get(name)
