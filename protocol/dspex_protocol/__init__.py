@@ -73,6 +73,12 @@ if TYPE_CHECKING:
         IndexSaveResult,
     )
     from .cost import Budgets, Cost, CostParams, CostResult, CostTotal, ModelCostTotal, Truncation
+    from .editor import (
+        InlineCompletionCounts,
+        InlineCompletionShown,
+        InlineCompletionStatsParams,
+        InlineCompletionStatsResult,
+    )
     from .embed import EmbedParams, EmbedResult, EmbedUsage
     from .errors import (
         ERROR_CODES,
@@ -193,6 +199,10 @@ __all__ = [
     "IndexQueryResult",
     "IndexSaveParams",
     "IndexSaveResult",
+    "InlineCompletionCounts",
+    "InlineCompletionShown",
+    "InlineCompletionStatsParams",
+    "InlineCompletionStatsResult",
     "InvalidParamsData",
     "LatencySummary",
     "LogEntry",
@@ -275,6 +285,7 @@ _AREAS = (
     "sessions",
     "stats",
     "analytics",
+    "editor",
     "methods",
 )
 

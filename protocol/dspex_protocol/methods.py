@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from . import analytics as an
 from . import collections as co
+from . import editor as ed
 from . import logs as lg
 from ._base import WireModel
 from .catalog import (
@@ -215,6 +216,15 @@ INDEX_FORGET = MethodSpec(
     "Delete a saved collection (the in-memory index, if any, stays until dropped).",
 )
 
+ANALYTICS_INLINE_COMPLETION = MethodSpec(
+    "dspex/analytics/inlineCompletion",
+    ed.InlineCompletionStatsParams,
+    ed.InlineCompletionStatsResult,
+    "Acceptance of `textDocument/inlineCompletion` items since the daemon started: offered, "
+    "shown (`dspex/inlineCompletion/didShow`), accepted (the item's command), by language "
+    "and provider.",
+)
+
 # Each area adds its specs here, one line each.
 ALL: tuple[MethodSpec, ...] = (
     CHAT,
@@ -244,6 +254,7 @@ ALL: tuple[MethodSpec, ...] = (
     LOGS_QUERY,
     INDEX_SAVE,
     INDEX_FORGET,
+    ANALYTICS_INLINE_COMPLETION,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

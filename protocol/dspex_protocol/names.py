@@ -34,6 +34,10 @@ METHOD_NAMES: tuple[str, ...] = (
     "dspex/logs/query",
     "dspex/index/save",
     "dspex/index/forget",
+    "dspex/analytics/inlineCompletion",
 )
 
-COMMAND_NAMES: tuple[str, ...] = ("dspex.predict",)
+COMMAND_NAMES: tuple[str, ...] = ("dspex.predict", "dspex.inlineCompletion.accept")
+
+# Notifications an editor sends to the daemon (not requests: no result model).
+INLINE_COMPLETION_DID_SHOW = "dspex/inlineCompletion/didShow"

@@ -79,6 +79,7 @@ class DspexProtocol(LanguageServerProtocol):
             # Commands are registered on loading, after this answer: advertise them now.
             known = list(commands.commands)
             commands.commands = known + [c for c in COMMAND_NAMES if c not in known]
+        editor_capabilities(result.capabilities)
         return result
 
     @lsp_method(types.EXIT)
@@ -168,6 +169,15 @@ class DspexProtocol(LanguageServerProtocol):
         self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": error})
 
 
+def editor_capabilities(capabilities: types.ServerCapabilities) -> None:
+    """Standard LSP features (rpc/editor.py), advertised whether or not their handlers
+    are registered yet (they are on loading, after this answer)."""
+    capabilities.text_document_sync = types.TextDocumentSyncOptions(
+        open_close=True, change=types.TextDocumentSyncKind.Incremental
+    )
+    capabilities.inline_completion_provider = types.InlineCompletionOptions()
+
+
 class DspexServer(LanguageServer):
     protocol: DspexProtocol
 
@@ -175,7 +185,7 @@ class DspexServer(LanguageServer):
         super().__init__(
             "dspex",
             __version__,
-            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             protocol_cls=DspexProtocol,
             converter_factory=dict_converter,
         )

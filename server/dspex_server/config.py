@@ -28,6 +28,7 @@ from .config_file import (
     file_messages,
     read_toml,
 )
+from .editor.settings import EditorSettings
 from .errors import DspexError
 from .providers.settings import (
     CircuitSettings,
@@ -147,6 +148,7 @@ class Settings(SettingsModel):
         return self.circuit.model_copy(update=override.model_dump(exclude_none=True))
 
     store: StoreSettings = Field(default_factory=StoreSettings)
+    editor: EditorSettings = Field(default_factory=EditorSettings)
 
     def provider(self, name: str) -> ProviderSettings:
         found = self.providers.get(name)

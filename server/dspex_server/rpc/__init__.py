@@ -10,7 +10,7 @@ from ..app import DspexServer
 from ..logs import setup_logging
 from ..providers.table import PROVIDERS
 from ..services import Services
-from . import analytics, core, predict, reliability, sessions, store
+from . import analytics, core, editor, predict, reliability, sessions, store
 
 REGISTRARS = (
     core.register,
@@ -19,6 +19,7 @@ REGISTRARS = (
     sessions.register,
     reliability.register,
     store.register,
+    editor.register,
 )
 
 
