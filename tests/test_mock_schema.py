@@ -3,7 +3,12 @@ validator, `jsonschema`) against randomly generated schemas, deterministically p
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import uuid
+from datetime import date, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 from hypothesis import given, settings
@@ -155,3 +160,65 @@ def test_a_recursive_schema_terminates_and_validates() -> None:
         },
     }
     jsonschema.validate(instance(schema, "tree"), schema)
+
+
+FORMAT_CHECKS = {
+    "date": date.fromisoformat,
+    "date-time": lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")),
+    "time": lambda v: time.fromisoformat(v.replace("Z", "+00:00")),
+    "email": lambda v: re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]+", v) or fail(v),
+    "uri": lambda v: (urlsplit(v).scheme and urlsplit(v).netloc) or fail(v),
+    "hostname": lambda v: re.fullmatch(r"[a-z0-9]+(\.[a-z0-9]+)+", v) or fail(v),
+    "uuid": uuid.UUID,
+    "ipv4": ipaddress.IPv4Address,
+    "ipv6": ipaddress.IPv6Address,
+}
+PATTERNS = (
+    r"^[A-Z]{2}-\d{3,5}$",
+    r"^\w+@\w+\.(com|org)$",
+    r"^(ab|cd)+[0-9]?$",
+    r"[^abc]{3}",
+    r"^\+?[1-9]\d{1,14}$",
+    r"^#[0-9a-fA-F]{6}$",
+    r"^(\d{3})-\1$",
+    r"^[a-z]+(-[a-z]+)*$",
+    r"v\d+\.\d+\.\d+",
+)
+
+
+def fail(value: str) -> bool:
+    raise AssertionError(value)
+
+
+@st.composite
+def formatted_strings(draw: st.DrawFn) -> Schema:
+    schema: Schema = {"type": "string"}
+    if draw(st.booleans()):
+        schema["format"] = draw(st.sampled_from(sorted(FORMAT_CHECKS)))
+    else:
+        schema["pattern"] = draw(st.sampled_from(PATTERNS))
+        if draw(st.booleans()):
+            schema["maxLength"] = draw(st.integers(16, 40))
+    return schema
+
+
+@settings(max_examples=300, deadline=None)
+@given(schema=formatted_strings(), seed=st.text(max_size=40))
+def test_strings_honour_format_and_pattern(schema: Schema, seed: str) -> None:
+    nested = {"type": "object", "properties": {"s": schema}, "required": ["s"]}
+    value = instance(nested, seed)["s"]
+    jsonschema.Draft202012Validator(
+        nested, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate({"s": value})
+    if "format" in schema:
+        FORMAT_CHECKS[schema["format"]](value)
+    else:
+        assert re.search(schema["pattern"], value), (schema, value)
+
+
+def test_formatted_strings_vary_with_the_input() -> None:
+    schema = {"type": "string", "format": "uuid"}
+    assert instance(schema, "first text") != instance(schema, "second text")
+    patterned = {"type": "string", "pattern": r"^[A-Z]{3}\d{4}$"}
+    values = {instance(patterned, f"input {i}") for i in range(20)}
+    assert len(values) > 10

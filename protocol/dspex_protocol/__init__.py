@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from .initialize import PROTOCOL_VERSION, DspexCapabilities
     from .logs import LogEntry, LogsQueryParams, LogsQueryResult
     from .methods import METHODS, MethodSpec
+    from .mock import MockRequest, MockRequestsParams, MockRequestsResult
     from .names import COMMAND_NAMES, METHOD_NAMES
     from .predict import (
         Demo,
@@ -210,6 +211,9 @@ __all__ = [
     "LogsQueryResult",
     "Message",
     "MethodSpec",
+    "MockRequest",
+    "MockRequestsParams",
+    "MockRequestsResult",
     "ModelCostTotal",
     "ModelPricing",
     "ModelStats",
@@ -286,6 +290,7 @@ _AREAS = (
     "stats",
     "analytics",
     "editor",
+    "mock",
     "methods",
 )
 

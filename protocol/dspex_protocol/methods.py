@@ -18,6 +18,7 @@ from .catalog import (
 from .chat import ChatChunk, ChatParams, ChatResult
 from .cost import CostParams, CostResult
 from .embed import EmbedParams, EmbedResult
+from .mock import MockRequestsParams, MockRequestsResult
 from .predict import PredictParams, PredictResult
 from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
 from .sessions import (
@@ -225,6 +226,14 @@ ANALYTICS_INLINE_COMPLETION = MethodSpec(
     "and provider.",
 )
 
+MOCK_REQUESTS = MethodSpec(
+    "dspex/mock/requests",
+    MockRequestsParams,
+    MockRequestsResult,
+    "The last requests the built-in mock provider received (chat and embed, oldest first), "
+    "so that tests written against the mock can check what was sent.",
+)
+
 # Each area adds its specs here, one line each.
 ALL: tuple[MethodSpec, ...] = (
     CHAT,
@@ -255,6 +264,7 @@ ALL: tuple[MethodSpec, ...] = (
     INDEX_SAVE,
     INDEX_FORGET,
     ANALYTICS_INLINE_COMPLETION,
+    MOCK_REQUESTS,
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}

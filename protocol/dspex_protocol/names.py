@@ -35,6 +35,7 @@ METHOD_NAMES: tuple[str, ...] = (
     "dspex/index/save",
     "dspex/index/forget",
     "dspex/analytics/inlineCompletion",
+    "dspex/mock/requests",
 )
 
 COMMAND_NAMES: tuple[str, ...] = ("dspex.predict", "dspex.inlineCompletion.accept")

@@ -28,6 +28,7 @@ from .base import (
     ProviderResponse,
     StreamPart,
 )
+from .mock_capture import MockCapture
 from .mock_predict import text_mode_reply
 from .mock_schema import instance
 from .settings import MockError, MockSettings
@@ -62,9 +63,12 @@ def estimate_tokens(text: str) -> int:
 
 
 class MockAdapter(Adapter):
-    def __init__(self, spec: ProviderSpec, settings: MockSettings) -> None:
+    def __init__(
+        self, spec: ProviderSpec, settings: MockSettings, capture: MockCapture | None = None
+    ) -> None:
         super().__init__(spec)
         self.settings = settings
+        self.capture = capture or MockCapture()
         self._count = 0
         self._cycle = itertools.cycle(settings.replies) if settings.replies else None
         self._times_left = {i: e.times for i, e in enumerate(settings.errors) if e.times}
@@ -156,6 +160,7 @@ class MockAdapter(Adapter):
         return ("" if call else self._answer(request)), call
 
     async def chat(self, request: ProviderRequest) -> ProviderResponse:
+        self.capture.chat(request, streamed=False)
         answer, call = await self._begin(request)
         return ProviderResponse(
             message=AssistantMessage(
@@ -168,6 +173,7 @@ class MockAdapter(Adapter):
         )
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        self.capture.embed(request)
         self._count += 1
         if self.settings.latency_ms:
             await asyncio.sleep(self.settings.latency_ms / 1000)
@@ -179,6 +185,7 @@ class MockAdapter(Adapter):
         )
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
+        self.capture.chat(request, streamed=True)
         answer, call = await self._begin(request)
         size = self.settings.chunk_size
         broken = self._injected_error(request, mid_stream=True)

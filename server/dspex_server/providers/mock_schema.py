@@ -1,9 +1,10 @@
 """A deterministic instance of a JSON Schema, for the mock provider's structured answers.
 
 Like pydantic-ai's `TestModel`: the value honours types, `enum`/`const`, `required`,
-numeric and length bounds, nested objects, arrays, `anyOf`/`oneOf` (first branch),
-`allOf` (merged) and local `$ref`s (`#/$defs/...`), and its strings are derived from a
-seed text (the request's input), so different inputs give different answers.
+numeric and length bounds, string `format`s and `pattern`s (mock_strings.py), nested
+objects, arrays, `anyOf`/`oneOf` (first branch), `allOf` (merged) and local `$ref`s
+(`#/$defs/...`), and its strings are derived from a seed text (the request's input), so
+different inputs give different answers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from .mock_strings import formatted, matching
 
 MAX_DEPTH = 12
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -113,6 +116,9 @@ class _Generator:
         text = f"{word} {_digest(self.seed, path).hex()[:6]}"
         low = int(schema.get("minLength", 0) or 0)
         high = schema.get("maxLength")
+        special = self._special(schema, path, word, low, high)
+        if special is not None:
+            return special
         if len(text) < low:
             text = (text + " ") * (low // (len(text) + 1) + 1)
             text = text[: max(low, len(text.rstrip()))]
@@ -120,6 +126,21 @@ class _Generator:
             tag = _digest(self.seed, path).hex()  # cut short: keep it distinct
             text = (tag * (int(high) // len(tag) + 1))[: int(high)]
         return text
+
+    def _special(
+        self, schema: Mapping[str, Any], path: str, word: str, low: int, high: Any
+    ) -> str | None:
+        """A string of the schema's `pattern` or `format`, when it has one (and it fits
+        the length bounds)."""
+        limit = int(high) if isinstance(high, int) else None
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str):
+            return matching(pattern, f"{self.seed}\x00{path}", low, limit)
+        fmt = schema.get("format")
+        value = formatted(fmt, f"{self.seed}\x00{path}", word) if isinstance(fmt, str) else None
+        if value is not None and low <= len(value) <= (limit if limit is not None else len(value)):
+            return value
+        return None
 
     def integer(self, schema: Mapping[str, Any], path: str) -> int:
         low, high = _bounds(schema)

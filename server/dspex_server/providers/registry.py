@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..config import ConfigStore
 from ..errors import DspexError
 from .base import Adapter
-from .settings import BedrockSettings, MockSettings
+from .mock_capture import MockCapture
+from .settings import BedrockSettings, LlamaSettings, MockSettings
 from .table import PROVIDER_BY_NAME, ProviderSpec
 
 
@@ -16,6 +17,8 @@ class AdapterRegistry:
     def __init__(self, config: ConfigStore) -> None:
         self.config = config
         self._adapters: dict[str, tuple[object, Adapter]] = {}
+        # What the mock was asked (dspex/mock/requests): outlives a rebuilt mock adapter.
+        self.mock_capture = MockCapture()
 
     def spec(self, name: str) -> ProviderSpec:
         spec = PROVIDER_BY_NAME.get(name)
@@ -42,13 +45,18 @@ class AdapterRegistry:
             await cached[1].aclose()
         return adapter
 
+    def peek(self, name: str) -> Adapter | None:
+        """The provider's adapter if one was built (nothing is created)."""
+        cached = self._adapters.get(name)
+        return cached[1] if cached is not None else None
+
     def _build(self, spec: ProviderSpec) -> Adapter:
         settings = self.config.settings.provider(spec.name)
         if spec.wire_format == "mock":
             from .mock import MockAdapter
 
             assert isinstance(settings, MockSettings)
-            return MockAdapter(spec, settings)
+            return MockAdapter(spec, settings, self.mock_capture)
         if spec.wire_format == "openai_compat":
             from .openai_compat import OpenAICompatAdapter
 
@@ -73,6 +81,11 @@ class AdapterRegistry:
 
             assert isinstance(settings, BedrockSettings)
             return BedrockAdapter(spec, settings, key, transport)
+        if spec.wire_format == "llama":
+            from .llama import LlamaAdapter
+
+            assert isinstance(settings, LlamaSettings)
+            return LlamaAdapter(spec, settings)
         if spec.wire_format == "local":
             from .local import LocalAdapter
 

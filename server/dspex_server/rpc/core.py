@@ -6,7 +6,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from dspex_protocol import ChatParams, EmbedParams
+from dspex_protocol import ChatParams, EmbedParams, MockRequestsParams
 from dspex_protocol import methods as m
 
 from ..app import DspexServer
@@ -80,6 +80,10 @@ def register(server: DspexServer, services: Services) -> None:
     @method(server, m.CONFIG)
     async def config(_: Any) -> Any:
         return services.config_result()
+
+    @method(server, m.MOCK_REQUESTS)
+    async def mock_requests(params: MockRequestsParams) -> Any:
+        return services.pipeline.registry.mock_capture.result(params)
 
 
 async def pull_configuration(server: DspexServer) -> Any:
