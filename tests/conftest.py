@@ -44,3 +44,11 @@ async def openai_daemon(env: dict[str, str], fake_openai: FakeOpenAI) -> AsyncIt
     }
     async with start_daemon(env) as d:
         yield d
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny llama-architecture GGUF written by the test run (tests/tiny_gguf.py)."""
+    from tiny_gguf import write_tiny_gguf
+
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")

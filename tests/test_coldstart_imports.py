@@ -32,6 +32,7 @@ HEAVY = (
     "httpcore",
     "aiohttp",
     "wordllama",
+    "llama_cpp",
     "botocore",
     "json_repair",
     "platformdirs",
@@ -153,7 +154,7 @@ async def test_the_first_message_after_initialize_loads_the_services(tmp_path: P
     modules = imported(report)
     assert {"dspex_server.services", "dspex_server.rpc", "pydantic"} <= modules
     # Loaded, but still lazy where the features are (numpy, prices, the store's database).
-    assert not {"numpy", "genai_prices", "wordllama", "botocore"} & modules
+    assert not {"numpy", "genai_prices", "wordllama", "llama_cpp", "botocore"} & modules
 
 
 async def test_a_request_without_initialized_is_answered(tmp_path: Path) -> None:

@@ -486,9 +486,13 @@ class ConfigStore:
         spec = PROVIDER_BY_NAME.get(name)
         if spec is None:
             return False
-        if spec.requires_module is not None:
-            return module_available(spec.requires_module)
         settings = self.settings.provider(name)
+        if spec.requires_module is not None and not module_available(spec.requires_module):
+            return False
+        if spec.configured_by:
+            return any(getattr(settings, f, None) for f in spec.configured_by)
+        if spec.requires_module is not None:
+            return True
         if not spec.needs_key:
             # Local servers count as configured when their base URL was given; the mock
             # always is.
@@ -508,8 +512,15 @@ class ConfigStore:
         """provider_not_configured, saying exactly what is missing and how to give it."""
         spec = PROVIDER_BY_NAME[name]
         config_key = f"providers.{name}"
-        if spec.requires_module is not None:
-            what = f"needs the {spec.requires_module} module (pip install {spec.requires_module})"
+        if spec.requires_module is not None and not module_available(spec.requires_module):
+            hint = spec.install_hint or f"pip install {spec.requires_module}"
+            what = f"needs the {spec.requires_module} module ({hint})"
+        elif spec.configured_by:
+            keys = " or ".join(f"{config_key}.{f}" for f in spec.configured_by)
+            variables = [e for names in spec.setting_envs.values() for e in names]
+            what = f"needs a model: set {keys}"
+            if variables:
+                what += f" (or {', '.join(variables)})"
         elif not spec.needs_key:
             envs = " or ".join(spec.base_url_env_names()[:2])
             what = f"needs its server's base URL: set {envs} (or {config_key}.base_url)"

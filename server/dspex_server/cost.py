@@ -35,7 +35,7 @@ PRICES_PROVIDER: dict[str, str] = {
     "xai": "x-ai",
     "bedrock": "aws",
 }
-LOCAL_PROVIDERS = frozenset({"ollama", "lmstudio", "local", "mock"})
+LOCAL_PROVIDERS = frozenset({"ollama", "lmstudio", "llama", "local", "mock"})
 CURRENCY = "USD"
 MAX_LEDGER_SESSIONS = 10_000
 

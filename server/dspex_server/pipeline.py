@@ -287,6 +287,7 @@ class Pipeline:
         except asyncio.CancelledError:
             stop(ErrorKind.CANCELLED)
             raise
+        notices += [n for n in response.notices if n not in notices]
         # An interrupted stream returns the partial answer, but the request failed.
         error = self._run_error(run, provider, model, correlation_id)
         if run.acc is not None and run.acc.malformed:

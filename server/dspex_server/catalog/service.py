@@ -56,6 +56,10 @@ class ModelCatalog:
         live = self._live_entry(provider, model)
         if live is not None and live.context_window:
             return live.context_window
+        adapter = self.registry.peek(provider)
+        known = adapter.known_context_window(model) if adapter is not None else None
+        if known is not None:
+            return known
         return self.prices.context_window(provider, model) if self.prices.loaded else None
 
     def max_output_tokens(self, provider: str, model: str) -> int | None:

@@ -86,6 +86,8 @@ class ProviderResponse:
     usage: Usage
     model: str
     request_id: str | None = None
+    # What the result's `notices` should tell (a local model's cost, say).
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -99,6 +101,7 @@ class StreamPart:
     request_id: str | None = None
     # Malformed events skipped (not parsed, not forwarded) since the previous part.
     malformed: int = 0
+    notices: list[str] | None = None
 
 
 @dataclass
@@ -120,6 +123,7 @@ class StreamAccumulator:
         self.request_id: str | None = None
         self.chunks = 0
         self.malformed = 0  # events skipped because they did not parse
+        self.notices: list[str] = []
 
     def add(self, part: StreamPart) -> None:
         self.chunks += 1
@@ -132,6 +136,7 @@ class StreamAccumulator:
             self.usage = part.usage
         if part.finish_reason is not None:
             self.finish_reason = part.finish_reason
+        self.notices += [n for n in part.notices or () if n not in self.notices]
         if part.delta is None:
             return
         if part.delta.content:
@@ -163,6 +168,7 @@ class StreamAccumulator:
             usage=self.usage or Usage(),
             model=self.model,
             request_id=self.request_id,
+            notices=list(self.notices),
         )
 
 
@@ -289,6 +295,10 @@ class Adapter(ABC):
             f"provider {self.name!r} has no models endpoint",
             provider=self.name,
         )
+
+    def known_context_window(self, model: str) -> int | None:
+        """A context window the adapter knows first-hand (a loaded local model's)."""
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - adapters without resources need nothing
         """Release pooled connections."""

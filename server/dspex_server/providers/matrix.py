@@ -32,6 +32,7 @@ WIRE_FORMATS: dict[str, str] = {
     "gemini": "generateContent / streamGenerateContent",
     "ollama": "Ollama native (`/api/chat` NDJSON, `/api/embed`, `/api/tags`)",
     "bedrock": "Converse / ConverseStream (SigV4, AWS event stream), InvokeModel",
+    "llama": "in-process GGUF models (llama.cpp via llama-cpp-python)",
     "local": "in-process (wordllama)",
     "mock": "in-process, scriptable",
 }
@@ -59,6 +60,9 @@ def _camel(name: str) -> str:
 def _configured_when(spec: ProviderSpec) -> str:
     if spec.name == FALLBACK_PROVIDER:
         return "always"
+    if spec.requires_module and spec.configured_by:
+        keys = " or ".join(f"`{_camel(f)}`" for f in spec.configured_by)
+        return f"`{spec.requires_module}` is importable and {keys} is set"
     if spec.requires_module:
         return f"`{spec.requires_module}` is importable"
     if not spec.needs_key:
@@ -150,14 +154,62 @@ def generate() -> str:
                     _configured_when(spec),
                     _credentials(spec),
                     _code(spec.base_url_env_names())
-                    if spec.wire_format not in ("local", "mock")
+                    if spec.wire_format not in ("llama", "local", "mock")
                     else "—",
                     "; ".join(other) if other else "—",
                 ]
             )
         )
-    lines.append("")
+    lines += ["", *LOCAL_MODELS]
     return "\n".join(lines)
+
+
+# Why two in-process providers, and how the llama provider is configured.
+LOCAL_MODELS = (
+    "## In-process models: `llama` and `local`",
+    "",
+    "Two providers run models inside the daemon, with no server and no key:",
+    "",
+    "- `llama`: GGUF models on llama.cpp (`pip install 'dspex[llama]'`, which compiles",
+    "  llama-cpp-python): chat, streaming, tools, JSON mode and JSON Schema output",
+    "  constrained by grammar, and embeddings from the same file.",
+    "- `local`: wordllama's static embeddings, whose weights ship in its wheel: the offline",
+    "  default of `dspex/embed`, ready with no model file at all.",
+    "",
+    "They stay two providers rather than one with a capability per model: they differ in",
+    "everything a provider row holds (the package, how it is configured, what it can do,",
+    "when it counts as configured), and `local` must keep working where llama.cpp is not",
+    "installed or no GGUF file is named. `llama` is configured once `llama_cpp` imports and",
+    "a model is named; it is then the default for chat when no remote provider is",
+    "configured (it comes after the local servers in the table's order).",
+    "",
+    "```toml",
+    "[providers.llama]",
+    'model_path = "~/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"  # named by its stem',
+    "# n_ctx = 8192        # default: the GGUF's context_length, at most 16384",
+    "# n_threads = 4       # default: llama.cpp's choice",
+    "# n_gpu_layers = 0    # -1: all layers (a CUDA/Metal build of llama-cpp-python)",
+    "",
+    "[providers.llama.models.phi]  # more models, by name",
+    'path = "~/models/phi-3.5-mini-instruct-q4_k_m.gguf"',
+    "",
+    "[providers.llama.models.qwen-hf]  # fetched on first use (network, huggingface-hub)",
+    'hf_repo = "Qwen/Qwen2.5-0.5B-Instruct-GGUF"',
+    'hf_file = "qwen2.5-0.5b-instruct-q4_k_m.gguf"',
+    "```",
+    "",
+    "`DSPEX_LLAMA_MODEL_PATH` sets `model_path`; a request's `model` may also be the path of",
+    "a `.gguf` file. Each model is loaded once, on first use, and served by a worker thread",
+    "of its own (requests to one model run one at a time); the context window comes from",
+    "the file's metadata, usage from llama.cpp's token counts, and the cost is 0 (the",
+    "result's `notices` say so). Prompts are formatted with the file's own chat template",
+    "(ChatML when it has none). `responseFormat` json_schema, a forced tool call",
+    "(`toolChoice` required or named) and `dspex/predict` are constrained by a grammar built",
+    "from the JSON Schema, so the answer always parses and validates; with `toolChoice`",
+    "auto, a `<tool_call>{...}</tool_call>` block or a bare JSON call naming a tool is read",
+    "as a tool call. Cancelling a request stops generation within a token.",
+    "",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ PROVIDER_NAMES: tuple[str, ...] = (
     "bedrock",
     "lmstudio",
     "ollama",
+    "llama",
     "local",
     "mock",
 )

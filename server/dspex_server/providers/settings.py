@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
 from dspex_protocol import ErrorKind
@@ -201,6 +201,67 @@ class MockSettings(ProviderSettings):
     chunk_size: int = Field(default=8, gt=0, description="characters per streamed delta")
     chunk_delay_ms: float = Field(default=0.0, ge=0.0, description="pause after each delta")
     errors: list[MockError] = Field(default_factory=list)
+
+
+class LlamaModelSettings(SettingsModel):
+    """One GGUF model of the `llama` provider (`providers.llama.models.<name>`): a file on
+    disk, or a Hugging Face repo and file fetched on first use (needs network and
+    `huggingface-hub`)."""
+
+    path: str | None = Field(default=None, min_length=1, description="a .gguf file")
+    hf_repo: str | None = Field(default=None, min_length=1, description="e.g. Qwen/...-GGUF")
+    hf_file: str | None = Field(
+        default=None, min_length=1, description="the file in hf_repo (a glob such as *q4_k_m.gguf)"
+    )
+    n_ctx: int | None = Field(
+        default=None, gt=0, description="context window; unset: the provider's n_ctx"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LlamaModelSettings:
+        if (self.path is None) == (self.hf_repo is None):
+            raise ValueError("give either path or hf_repo (with hf_file)")
+        if self.hf_repo is not None and self.hf_file is None:
+            raise ValueError("hf_repo needs hf_file")
+        return self
+
+
+class LlamaSettings(ProviderSettings):
+    """In-process GGUF models on llama.cpp (llama-cpp-python, the `dspex[llama]` extra).
+
+    `modelPath` names the default model's file (its name is the file's stem); `models`
+    names more. The provider counts as configured when llama_cpp imports and one of them
+    is set. Generation runs on one worker thread per loaded model."""
+
+    model_path: str | None = Field(default=None, min_length=1)
+    models: dict[str, LlamaModelSettings] = Field(default_factory=dict)
+    n_ctx: int | None = Field(
+        default=None,
+        gt=0,
+        description="context window in tokens; unset: the GGUF's training context length "
+        "(`<arch>.context_length`), at most 16384 (the KV cache grows with it)",
+    )
+    n_threads: int | None = Field(default=None, gt=0, description="unset: llama.cpp's choice")
+    n_gpu_layers: int = Field(default=0, ge=-1, description="-1: all layers on the GPU")
+    default_temperature: float = Field(default=0.8, ge=0.0, le=2.0)
+
+    @model_validator(mode="after")
+    def _default_models(self) -> LlamaSettings:
+        """Unset default models are the model_path's (named by its stem), else the first
+        named model: both chat and embeddings come from it."""
+        implied = llama_model_name(self.model_path) if self.model_path else None
+        implied = implied or next(iter(self.models), None)
+        if self.default_model is None:
+            self.default_model = implied
+        if self.default_embedding_model is None:
+            self.default_embedding_model = self.default_model
+        return self
+
+
+def llama_model_name(path: str) -> str:
+    """The name a model given by path is known by: its file name without `.gguf`."""
+    name = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return name[: -len(".gguf")] if name.lower().endswith(".gguf") else name
 
 
 DEFAULT_AWS_REGION = "us-east-1"

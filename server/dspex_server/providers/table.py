@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 
 from dspex_protocol.providers import WireFormat
 
-from .settings import AnthropicSettings, BedrockSettings, MockSettings, ProviderSettings
+from .settings import (
+    AnthropicSettings,
+    BedrockSettings,
+    LlamaSettings,
+    MockSettings,
+    ProviderSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +33,12 @@ class ProviderSpec:
     setting_envs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Settings that together stand in for an API key (AWS access key id and secret).
     credential_settings: tuple[str, ...] = ()
-    # An importable module the provider needs before it counts as configured.
+    # An importable module the provider needs before it counts as configured, and how to
+    # install it.
     requires_module: str | None = None
+    install_hint: str | None = None
+    # Settings of which one must be set before it counts as configured (a model file).
+    configured_by: tuple[str, ...] = ()
 
     def base_url_for(self, settings: ProviderSettings) -> str | None:
         """The base URL in force: the configured one, else the default with its `{region}`
@@ -52,9 +62,10 @@ OPENROUTER_ATTRIBUTION = {"HTTP-Referer": "https://pypi.org/project/dspex/", "X-
 
 # The order of this table is the documented order in which a request without `provider`
 # picks the first configured provider that can chat: openai, anthropic, gemini, groq,
-# mistral, xai, perplexity, openrouter, bedrock, then the local servers (lmstudio, ollama);
-# `local` offers embeddings only (it is `dspex/embed`'s default). `mock` is never picked
-# that way: it is the fallback when nothing is configured, and the result says so.
+# mistral, xai, perplexity, openrouter, bedrock, then the local servers (lmstudio, ollama),
+# then an in-process GGUF model (`llama`, once a model file is configured); `local` offers
+# embeddings only (it is `dspex/embed`'s default). `mock` is never picked that way: it is
+# the fallback when nothing is configured, and the result says so.
 PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         "openai",
@@ -175,6 +186,23 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         needs_key=False,
         capabilities=CHAT_COMPLETIONS_CAPS | {"json_schema", "vision", "embeddings", "models"},
     ),
+    # GGUF models run in-process on llama.cpp: configured once llama_cpp imports and a
+    # model is named (`modelPath`, or `models.<name>`); the default model is that file's.
+    ProviderSpec(
+        "llama",
+        "llama",
+        None,
+        None,
+        needs_key=False,
+        capabilities=frozenset(
+            {"chat", "streaming", "tools", "json_mode", "json_schema", "embeddings", "models"}
+        ),
+        settings_cls=LlamaSettings,
+        setting_envs={"modelPath": ("DSPEX_LLAMA_MODEL_PATH",)},
+        requires_module="llama_cpp",
+        install_hint="pip install 'dspex[llama]'",
+        configured_by=("model_path", "models"),
+    ),
     ProviderSpec(
         "local",
         "local",
@@ -184,6 +212,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         needs_key=False,
         capabilities=frozenset({"embeddings", "models"}),
         requires_module="wordllama",
+        install_hint="pip install wordllama (or pip install 'dspex[local]')",
     ),
     ProviderSpec(
         "mock",
