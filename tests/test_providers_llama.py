@@ -178,6 +178,31 @@ async def test_a_forced_tool_call_has_schema_valid_arguments(llama: Daemon) -> N
     assert streamed["choices"][0]["message"]["toolCalls"][0]["name"] == "get_weather"
 
 
+async def test_with_tool_choice_auto_a_call_written_as_json_is_read_as_a_call(
+    llama: Daemon,
+) -> None:
+    """The tiny model only writes a call when a grammar makes it: a JSON-Schema answer in
+    the shape of a call stands in for a real model choosing to call (streamed text that
+    may be a call is held back until it is complete)."""
+    tool = {"name": "get_weather", "parameters": NESTED["properties"]["author"]}
+    shape = {
+        "type": "object",
+        "properties": {"name": {"const": "get_weather"}, "arguments": tool["parameters"]},
+        "required": ["name", "arguments"],
+    }
+    fmt = {"type": "json_schema", "schema": shape}
+    result, partials = await stream_chat(
+        llama, "llama", tools=[tool], toolChoice="auto", responseFormat=fmt, seed=4
+    )
+    message = result["choices"][0]["message"]
+    assert message.get("content") is None and message["toolCalls"][0]["name"] == "get_weather"
+    jsonschema.validate(message["toolCalls"][0]["arguments"], tool["parameters"])
+    assert all(not (p["delta"].get("content") or "") for p in partials)
+    # Without tools the same answer is plain text.
+    plain = await chat(llama, "llama", responseFormat=fmt, seed=4)
+    assert json.loads(plain["choices"][0]["message"]["content"])["name"] == "get_weather"
+
+
 async def test_embeddings_come_from_the_same_model(llama: Daemon, tiny_gguf: Path) -> None:
     texts = ["first text", "a second, longer text"]
     result = await llama.request("dspex/embed", {"provider": "llama", "inputs": texts})
@@ -281,6 +306,7 @@ async def test_tokens_sampled_after_a_cancel_stay_bounded(tiny_gguf: Path) -> No
         await adapter.idle("tiny")
         assert model.sampled - at_cancel <= 2
         assert model.sampled - before < CONTEXT_LENGTH // 2
+        assert adapter.loaded_model("tiny") is model  # one load serves every request
     finally:
         await adapter.aclose()
 
