@@ -62,7 +62,8 @@ def llama_env(env: dict[str, str], model: Path, extra: str = "") -> dict[str, st
     config = Path(env["DSPEX_CONFIG"])
     config.write_text(
         f'[providers.llama]\nmodel_path = "{model}"\n'
-        f'[providers.llama.models.small]\npath = "{model}"\nn_ctx = 128\n{extra}',
+        f'[providers.llama.models.small]\npath = "{model}"\nn_ctx = 128\n'
+        f'[providers.llama.models.gone]\npath = "{model.parent / "gone.gguf"}"\n{extra}',
         encoding="utf-8",
     )
     return env
@@ -223,13 +224,22 @@ async def test_a_prompt_beyond_the_context_window_is_refused(llama: Daemon) -> N
 
 async def test_the_live_model_list_reports_the_gguf_context_window(llama: Daemon) -> None:
     listed = await llama.request("dspex/models/list", {"provider": "llama", "live": True})
-    windows = {m["id"]: m["contextWindow"] for m in listed["models"]}
-    assert windows == {"tiny": CONTEXT_LENGTH, "small": 128}
+    windows = {m["id"]: m.get("contextWindow") for m in listed["models"]}
+    assert windows == {"tiny": CONTEXT_LENGTH, "small": 128, "gone": None}
 
 
 async def test_an_unknown_model_names_the_configured_ones(llama: Daemon) -> None:
     data = await chat_error(llama, "llama", model="nope")
     assert data["kind"] == "invalid_messages" and "tiny" in data["message"]
+    streamed = await chat_error(llama, "llama", model="nope", partialResultToken="u")
+    assert streamed["kind"] == "invalid_messages"
+
+
+async def test_a_missing_model_file_is_an_error_streamed_or_not(llama: Daemon) -> None:
+    for extra in ({}, {"partialResultToken": "gone"}):
+        data = await chat_error(llama, "llama", model="gone", **extra)
+        assert data["kind"] == "provider_not_configured"
+        assert "gone.gguf" in data["message"]
 
 
 async def test_without_a_model_the_provider_says_how_to_name_one(daemon: Daemon) -> None:

@@ -257,13 +257,11 @@ class LlamaAdapter(Adapter):
             if not cancelled.is_set():
                 loop.call_soon_threadsafe(queue.put_nowait, text)
 
-        def work(model: LoadedModel) -> Outcome:
-            try:
-                return model.generate(plan.job, emit, cancelled)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-
-        task = asyncio.ensure_future(self._run(request.model, work))
+        task = asyncio.ensure_future(
+            self._run(request.model, lambda m: m.generate(plan.job, emit, cancelled))
+        )
+        # Queued after every text the thread emitted; also when loading failed.
+        task.add_done_callback(lambda _: queue.put_nowait(_DONE))
         held: list[str] = []  # text that may still turn out to be a tool call
         try:
             while True:
