@@ -150,3 +150,32 @@ def test_small_integer_ranges_become_enums_for_the_grammar() -> None:
     assert props["even"] == {"enum": [2, 4, 6, 8]}
     assert props["big"] == schema["properties"]["big"]  # too many values: left as it is
     assert props["open"] == schema["properties"]["open"]
+
+
+def test_a_hugging_face_model_is_fetched_by_repo_and_file(
+    monkeypatch: pytest.MonkeyPatch, tiny_gguf: Path
+) -> None:
+    """No network in tests: the download function is replaced, the mapping is real."""
+    import huggingface_hub
+
+    from dspex_server.providers.llama_engine import ModelSource, _local_path
+
+    asked: list[tuple[str, str]] = []
+
+    def download(*, repo_id: str, filename: str) -> str:
+        asked.append((repo_id, filename))
+        return str(tiny_gguf)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    source = ModelSource("qwen", None, hf_repo="Qwen/Qwen2.5-0.5B-GGUF", hf_file="q4.gguf")
+    assert _local_path(source) == str(tiny_gguf)
+    assert asked == [("Qwen/Qwen2.5-0.5B-GGUF", "q4.gguf")]
+
+    def offline(*, repo_id: str, filename: str) -> str:
+        raise OSError("no network")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(DspexError) as info:
+        _local_path(source)
+    assert info.value.kind.value == "network_error"
+    assert "q4.gguf" in info.value.message and "Qwen/Qwen2.5-0.5B-GGUF" in info.value.message
