@@ -205,9 +205,12 @@ LOCAL_MODELS = (
     "result's `notices` say so). Prompts are formatted with the file's own chat template",
     "(ChatML when it has none). `responseFormat` json_schema, a forced tool call",
     "(`toolChoice` required or named) and `dspex/predict` are constrained by a grammar built",
-    "from the JSON Schema, so the answer always parses and validates; with `toolChoice`",
-    "auto, a `<tool_call>{...}</tool_call>` block or a bare JSON call naming a tool is read",
-    "as a tool call. Cancelling a request stops generation within a token.",
+    "from the JSON Schema (llama.cpp's converter: types, enums, required fields, string",
+    "lengths and formats, array sizes; integer ranges of up to 256 values are made enums),",
+    "so the answer always parses; numeric bounds beyond that are left to `dspex/predict`'s",
+    "validation. With `toolChoice` auto, a `<tool_call>{...}</tool_call>` block or a bare",
+    "JSON call naming a tool is read as a tool call. Cancelling a request stops generation",
+    "within a token.",
     "",
 )
 
