@@ -317,6 +317,8 @@ async def test_tokens_sampled_after_a_cancel_stay_bounded(tiny_gguf: Path) -> No
         assert model.sampled - at_cancel <= 2
         assert model.sampled - before < CONTEXT_LENGTH // 2
         assert adapter.loaded_model("tiny") is model  # one load serves every request
+        # What context fitting (the catalog) learns from the loaded model: its GGUF window.
+        assert adapter.known_context_window("tiny") == CONTEXT_LENGTH
     finally:
         await adapter.aclose()
 
