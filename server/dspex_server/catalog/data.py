@@ -10,7 +10,7 @@ from importlib import resources
 
 from ..providers.table import PROVIDER_BY_NAME
 
-FEATURES = ("chat", "streaming", "tools", "vision", "json_schema", "embeddings")
+FEATURES = ("chat", "streaming", "tools", "vision", "json_schema", "reasoning", "embeddings")
 
 
 @dataclass(frozen=True)

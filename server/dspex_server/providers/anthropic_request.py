@@ -39,7 +39,7 @@ def _content_blocks(message: Message) -> list[dict[str, Any]]:
         if isinstance(part, TextPart):
             if part.text:
                 blocks.append({"type": "text", "text": part.text})
-        else:
+        elif isinstance(part, ImagePart):  # the only other kind it is sent (input_parts)
             blocks.append(_image_block(part))
     return blocks
 

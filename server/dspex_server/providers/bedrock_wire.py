@@ -95,7 +95,7 @@ def _blocks(message: Message, provider: str, model: str) -> list[dict[str, Any]]
             if isinstance(part, TextPart):
                 if part.text:
                     blocks.append({"text": part.text})
-            else:
+            elif isinstance(part, ImagePart):  # the only other kind it is sent (input_parts)
                 blocks.append(_image_block(part, provider, model))
     for call in message.tool_calls or ():
         blocks.append(

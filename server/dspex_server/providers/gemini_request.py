@@ -40,7 +40,7 @@ def _parts(message: Message) -> list[dict[str, Any]]:
         if isinstance(part, TextPart):
             if part.text:
                 parts.append({"text": part.text})
-        else:
+        elif isinstance(part, ImagePart):  # the only other kind it is sent (input_parts)
             parts.append(_image_part(part))
     return parts
 
