@@ -110,3 +110,12 @@ async def test_a_document_part_is_refused_where_the_provider_cannot_take_it(
         )
     assert info.value.code == -32602
     assert "mimeType" in str(info.value.data)
+
+
+async def test_server_tools_the_provider_lacks_are_refused(daemon: Daemon) -> None:
+    with pytest.raises(JsonRpcException) as info:
+        await daemon.request(
+            "dspex/chat", {"messages": USER, "serverTools": [{"name": "web_search"}]}
+        )
+    assert info.value.data["kind"] == "invalid_messages"
+    assert info.value.data["details"]["unsupported"] == ["serverTools"]

@@ -116,6 +116,17 @@ class ToolDefinition(WireModel):
     )
 
 
+class ServerToolSpec(WireModel):
+    """A tool the provider runs itself, asked for by its common name (`web_search`,
+    `code_execution`, `web_fetch`, `file_search`, `url_context`, `mcp`, ...); each adapter
+    maps the names its provider has and refuses the others. `config` holds the provider's
+    own options for that tool (e.g. Anthropic `max_uses`, an MCP server's URL), sent as
+    given. Its calls and results come back as `server_tool` parts, never as toolCalls."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    config: dict[str, JsonValue] = Field(default_factory=dict)
+
+
 class ReasoningConfig(WireModel):
     """Ask the model to reason before it answers. `effort` and `budgetTokens` are mapped
     per provider (OpenAI `reasoning_effort`, Anthropic `thinking.budget_tokens`, Gemini
@@ -181,6 +192,9 @@ class ChatParams(WireModel):
     tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
+    server_tools: list[ServerToolSpec] | None = Field(
+        default=None, description="Tools the provider runs itself (see ServerToolSpec)."
+    )
     reasoning: ReasoningConfig | None = None
     n: int | None = Field(default=None, ge=1, le=16, description="How many choices to generate.")
     logprobs: bool | None = Field(default=None, description="Return token log probabilities.")

@@ -44,6 +44,7 @@ def provider_request(params: ChatParams, model: str, messages: list[Message]) ->
         tools=params.tools,
         tool_choice=params.tool_choice,
         response_format=params.response_format,
+        server_tools=params.server_tools,
         reasoning=params.reasoning,
         n=params.n,
         logprobs=params.logprobs,

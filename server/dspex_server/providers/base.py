@@ -26,6 +26,7 @@ from dspex_protocol import (
     ReasoningPart,
     RefusalPart,
     ResponseFormat,
+    ServerToolSpec,
     TextPart,
     TokenLogprob,
     ToolCall,
@@ -52,6 +53,7 @@ class ProviderRequest:
     tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
+    server_tools: list[ServerToolSpec] | None = None
     reasoning: ReasoningConfig | None = None
     n: int | None = None
     logprobs: bool | None = None
@@ -71,6 +73,7 @@ class ProviderRequest:
 # The request options an adapter must map or refuse, by their wire (camelCase) names:
 # `Adapter.options` lists those it maps; the pipeline refuses the others (never dropped).
 OPTION_FIELDS: dict[str, str] = {
+    "server_tools": "serverTools",
     "reasoning": "reasoning",
     "n": "n",
     "logprobs": "logprobs",
