@@ -225,7 +225,8 @@ class AnswerBuilder:
         last = self.parts[-1] if self.parts else None
         open_reasoning = isinstance(last, ReasoningPart) and not (last.signature or last.data)
         if isinstance(last, kind) and (kind is not ReasoningPart or open_reasoning):
-            self._texts[len(self.parts) - 1].append(piece)
+            # A whole part given by `part()` has no pieces yet: its text is the first.
+            self._texts.setdefault(len(self.parts) - 1, [last.text or ""]).append(piece)
             return
         part: AssistantPart = kind(text="") if kind is not ReasoningPart else ReasoningPart()
         self.parts.append(part)
