@@ -92,6 +92,19 @@ async def test_reasoning_effort_is_a_thinking_level_on_gemini_3(
     assert sent(fake)["generationConfig"]["thinkingConfig"] == config
 
 
+async def test_an_alias_of_unknown_generation_gets_settings_every_generation_takes(
+    d: Daemon, fake: FakeGemini
+) -> None:
+    # gemini-flash-latest may be a 2.5 or a 3 model: a budget works on both, a level not.
+    await chat(d, P, model="gemini-flash-latest", reasoning={"effort": "low"})
+    assert sent(fake)["generationConfig"]["thinkingConfig"] == {
+        "thinkingBudget": 1024,
+        "includeThoughts": True,
+    }
+    await chat(d, P, model="gemini-flash-latest", serverTools=[{"name": "web_search"}])
+    assert "toolConfig" not in sent(fake)
+
+
 async def test_reasoning_on_a_model_that_cannot_think_is_refused_before_sending(
     d: Daemon, fake: FakeGemini
 ) -> None:

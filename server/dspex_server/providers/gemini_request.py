@@ -75,11 +75,12 @@ def generation(model: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def is_gemini_3_or_later(model: str) -> bool:
+def is_gemini_3_or_later(model: str, *, unknown: bool = False) -> bool:
     """Thinking levels, required call signatures and server-side tool invocations arrived
-    with Gemini 3; a model of unknown family is taken to be current."""
+    with Gemini 3. For a model of unknown family (an alias like gemini-flash-latest, a
+    tuned model) the caller says which answer is safe on every generation."""
     major = generation(model)
-    return major is None or major >= 3
+    return unknown if major is None else major >= 3
 
 
 def _refuse(message: str, provider: str, model: str) -> DspexError:
@@ -152,7 +153,9 @@ class _ModelTurn:
                 payload["id"] = call.id
             part: Wire = {"functionCall": payload}
             signature = call.signature or self.signature_of(call.id)
-            if signature is None and position == 0 and is_gemini_3_or_later(self.model):
+            # The skip value is accepted by every generation: sent when in doubt.
+            gemini_3 = is_gemini_3_or_later(self.model, unknown=True)
+            if signature is None and position == 0 and gemini_3:
                 # Only the first call of a step carries a signature (parallel calls).
                 signature = SKIP_SIGNATURE
             if signature is not None:
@@ -249,7 +252,7 @@ def _thinking(request: ProviderRequest) -> Wire | None:
         config["thinkingBudget"] = reasoning.budget_tokens
     elif reasoning.effort is not None:
         config["thinkingBudget"] = EFFORT_BUDGETS[reasoning.effort]
-    elif not is_gemini_3_or_later(request.model):
+    elif not is_gemini_3_or_later(request.model):  # Gemini 3 thinks dynamically by default
         config["thinkingBudget"] = DYNAMIC_BUDGET
     if config.get("thinkingBudget") != 0:
         config["includeThoughts"] = True

@@ -209,8 +209,10 @@ class CandidateReader:
         self.finished = True
         deltas = self._flush() + self._close_thoughts()
         metadata: list[ServerToolPart] = []
-        if self._grounding:
-            queries = self._grounding.get("webSearchQueries")
+        grounding, url_context = self._grounding, self._url_context
+        self._grounding, self._url_context = {}, {}  # told once
+        if grounding:
+            queries = grounding.get("webSearchQueries")
             metadata.append(
                 ServerToolPart(
                     id=f"grounding-{self.index}",
@@ -218,12 +220,12 @@ class CandidateReader:
                     # context, file search) leave only their chunks and supports.
                     name="web_search" if queries else "grounding",
                     input={"queries": queries} if isinstance(queries, list) else {},
-                    output=self._grounding,
+                    output=grounding,
                     result_type=GROUNDING,
                 )
             )
-        if self._url_context:
-            entries = self._url_context.get("urlMetadata")
+        if url_context:
+            entries = url_context.get("urlMetadata")
             entries = entries if isinstance(entries, list) else []
             urls = [e.get("retrievedUrl") for e in entries if isinstance(e, dict)]
             statuses = [e.get("urlRetrievalStatus") for e in entries if isinstance(e, dict)]
@@ -232,7 +234,7 @@ class CandidateReader:
                     id=f"url-context-{self.index}",
                     name="url_context",
                     input={"urls": [u for u in urls if isinstance(u, str)]},
-                    output=self._url_context,
+                    output=url_context,
                     result_type=URL_CONTEXT,
                     is_error=bool(statuses)
                     and all(s != "URL_RETRIEVAL_STATUS_SUCCESS" for s in statuses),
@@ -477,7 +479,7 @@ class AnswerReader:
         raw = candidate.get("finishReason")
         finish: FinishReason | None = None
         if isinstance(raw, str) and raw:
-            deltas += reader.close()
+            deltas += [] if reader.finished else reader.close()
             finish = FINISH_REASONS.get(raw, "stop")
             if finish == "stop" and reader.calls:
                 finish = "tool_calls"
