@@ -14,7 +14,7 @@ from fakes.bedrock_wire import content, event, stop_reason, stream_frames, usage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dspex_protocol import AssistantMessage, ErrorKind, ServerToolPart, TextPart
+from dspex_protocol import AssistantMessage, ErrorKind, ReasoningPart, ServerToolPart, TextPart
 from dspex_server.errors import DspexError
 from dspex_server.providers import bedrock_wire as wire
 from dspex_server.providers.base import ProviderResponse, StreamAccumulator
@@ -220,3 +220,24 @@ def test_model_families_read_through_inference_profiles() -> None:
     assert not family("amazon.nova-lite-v1:0").has_system_tools
     assert family("us.deepseek.r1-v1:0").always_reasons
     assert not family("arn:aws:bedrock:us-east-1:1:application-inference-profile/x").can_reason
+
+
+def test_a_built_in_tool_without_its_result_is_still_reported() -> None:
+    use = {"toolUseId": "tooluse_x", "name": "nova_code_interpreter", "type": "server_tool_use"}
+    extra = [
+        event("contentBlockStart", {"contentBlockIndex": 1, "start": {"toolUse": use}}),
+        event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"toolUse": {"input": "{}"}}}),
+        event("contentBlockStop", {"contentBlockIndex": 1}),
+    ]
+    response = streamed(Reply(text="Trying."), extra=extra)
+    assert response.message.tool_calls is None
+    parts = response.message.parts or []
+    assert isinstance(parts[1], ServerToolPart) and parts[1].output is None
+    assert (parts[1].id, parts[1].name) == ("tooluse_x", "nova_code_interpreter")
+
+
+def test_a_reasoning_delta_may_carry_its_signature() -> None:
+    together = {"reasoningContent": {"text": "Hmm.", "signature": "sig"}}
+    extra = [event("contentBlockDelta", {"contentBlockIndex": 3, "delta": together})]
+    parts = streamed(Reply(text="Done."), extra=extra).message.parts or []
+    assert parts[1] == ReasoningPart(text="Hmm.", signature="sig")

@@ -186,15 +186,18 @@ class ConverseStreamParser:
         return None
 
     def _reasoning(self, reasoning: dict[str, Any]) -> StreamPart | None:
-        if isinstance(reasoning.get("text"), str) and reasoning["text"]:
-            return StreamPart(delta=ChatDelta(reasoning=reasoning["text"]))
+        """Reasoning text by pieces; a signature closes the block, redacted content is a
+        block of its own (one delta may carry text and its signature together)."""
+        text = reasoning.get("text")
+        wholes = []
         if isinstance(reasoning.get("signature"), str):
-            closing = ReasoningPart(signature=reasoning["signature"])
-            return StreamPart(delta=ChatDelta(parts=[closing]))
+            wholes.append(ReasoningPart(signature=reasoning["signature"]))
         if reasoning.get("redactedContent") is not None:
-            redacted = ReasoningPart(data=str(reasoning["redactedContent"]))
-            return StreamPart(delta=ChatDelta(parts=[redacted]))
-        return None
+            wholes.append(ReasoningPart(data=str(reasoning["redactedContent"])))
+        if not text and not wholes:
+            return None
+        delta = ChatDelta(reasoning=text or None, parts=wholes or None)
+        return StreamPart(delta=delta)
 
     def _stop(self, index: int) -> StreamPart | None:
         if index in self.server_uses:
