@@ -148,8 +148,8 @@ class _Builder:
     def _document_name(self, name: str | None) -> str:
         """A name as Converse allows it (the extension dropped, other characters
         spaced out), unique within the request."""
-        base = (name or "").rsplit(".", 1)[0] if "." in (name or "") else (name or "")
-        base = " ".join(_NAME_FORBIDDEN.sub(" ", base).split())[:DOCUMENT_NAME_MAX].strip()
+        stem = (name or "").rsplit(".", 1)[0]
+        base = " ".join(_NAME_FORBIDDEN.sub(" ", stem).split())[:DOCUMENT_NAME_MAX].strip()
         base = base or "document"
         candidate, n = base, 1
         while candidate in self.document_names:
