@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from ..providers.bedrock_models import GEOGRAPHIES as BEDROCK_GEOGRAPHIES
 from ..providers.table import PROVIDER_BY_NAME
 
 FEATURES = ("chat", "streaming", "tools", "vision", "json_schema", "reasoning", "embeddings")
@@ -46,7 +47,17 @@ def _index() -> dict[tuple[str, str], CatalogEntry]:
 
 def lookup(provider: str, model: str) -> CatalogEntry | None:
     """The catalog row of a model: exact id, else the longest catalog id the name starts
-    with (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`)."""
+    with (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`). A Bedrock cross-region inference
+    profile (`us.anthropic.claude-...`) is the model it routes to."""
+    entry = _lookup(provider, model)
+    if entry is None and provider == "bedrock":
+        geography, _, rest = model.partition(".")
+        if geography.lower() in BEDROCK_GEOGRAPHIES and "." in rest:
+            entry = _lookup(provider, rest)
+    return entry
+
+
+def _lookup(provider: str, model: str) -> CatalogEntry | None:
     index = _index()
     name = model.lower()
     exact = index.get((provider, name))
