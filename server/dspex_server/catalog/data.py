@@ -46,7 +46,8 @@ def _index() -> dict[tuple[str, str], CatalogEntry]:
 
 def lookup(provider: str, model: str) -> CatalogEntry | None:
     """The catalog row of a model: exact id, else the longest catalog id the name starts
-    with (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`)."""
+    with, followed by `-` or by a `:` tag (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`,
+    Ollama's `qwen3:8b` → `qwen3`)."""
     index = _index()
     name = model.lower()
     exact = index.get((provider, name))
@@ -56,7 +57,7 @@ def lookup(provider: str, model: str) -> CatalogEntry | None:
     for (p, model_id), entry in index.items():
         if (
             p == provider
-            and name.startswith(model_id + "-")
+            and (name.startswith(model_id + "-") or name.startswith(model_id + ":"))
             and (best is None or len(model_id) > len(best.id))
         ):
             best = entry

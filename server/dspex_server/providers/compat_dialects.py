@@ -273,6 +273,9 @@ class Dialect:
     cache: Literal["automatic", "parts"] | None = None
     metadata_needs_store: bool = False
     refusal_field: bool = False  # an earlier refusal goes back as `refusal` (else as text)
+    # `stream_options.include_usage`: Mistral refuses the field (422) and sends the usage
+    # in its last chunk anyway.
+    stream_usage_option: bool = True
     stop_refused_when_reasoning: bool = False
     unmapped: Callable[[str], frozenset[str]] = field(default=_nothing)
 
@@ -308,6 +311,7 @@ DIALECTS: dict[str, Dialect] = {
     "mistral": Dialect(
         options=COMMON | SAMPLING | {"reasoning", "n", "parallel_tool_calls"},
         seed_field="random_seed",
+        stream_usage_option=False,
         reasoning=mistral_reasoning,
         reasoning_back="thinking",
         documents="document_url",

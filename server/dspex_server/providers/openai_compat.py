@@ -145,7 +145,8 @@ class OpenAICompatAdapter(HttpAdapter):
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
         body = self.body(request)
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        if self.dialect.stream_usage_option:
+            body["stream_options"] = {"include_usage": True}
         headers = {**self.headers(), "Accept": "text/event-stream"}
         async with self.open_stream(
             "POST", "/chat/completions", body, request.model, headers, request.timeout_s

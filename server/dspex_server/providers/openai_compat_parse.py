@@ -230,7 +230,12 @@ def deltas(pieces: list[Piece]) -> list[ChatDelta]:
 
 def parse_logprobs(raw: Any) -> list[TokenLogprob] | None:
     """`choices[].logprobs.content`: per token its log probability and alternatives."""
-    items = raw.get("content") if isinstance(raw, dict) else None
+    return token_logprobs(raw.get("content") if isinstance(raw, dict) else None)
+
+
+def token_logprobs(items: Any) -> list[TokenLogprob] | None:
+    """A list of `{token, logprob, bytes, top_logprobs}` entries (Chat Completions'
+    `logprobs.content`, Ollama's `logprobs`); malformed entries are skipped."""
     if not isinstance(items, list):
         return None
     out = []
@@ -422,4 +427,5 @@ __all__ = [
     "parse_choice",
     "parse_logprobs",
     "parse_usage",
+    "token_logprobs",
 ]
