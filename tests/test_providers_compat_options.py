@@ -180,6 +180,11 @@ async def test_mistral_gets_only_the_fields_it_defines(
         ("perplexity", {"parallelToolCalls": True}, ["parallelToolCalls"]),
         ("openrouter", {"n": 2}, ["n"]),
         ("xai", {"model": "grok-4", "presencePenalty": 0.2}, ["presencePenalty"]),
+        (
+            "openai",
+            {"model": "o3", "presencePenalty": 0.1, "logprobs": True},
+            ["logprobs", "presencePenalty"],
+        ),
         ("lmstudio", {"model": "qwen2.5-7b-instruct", "logprobs": True}, ["logprobs"]),
     ],
 )

@@ -29,10 +29,6 @@ class Refused(Exception):
     """A value the provider cannot honour; the adapter turns it into invalid_messages."""
 
 
-def refuse(message: str) -> Refused:
-    return Refused(message)
-
-
 def refused(provider: str, model: str, exc: Refused) -> DspexError:
     return DspexError(
         ErrorKind.INVALID_MESSAGES,
@@ -59,7 +55,7 @@ def model_family(model: str, families: Mapping[str, str]) -> str | None:
 
 def _no_summary(cfg: ReasoningConfig) -> None:
     if cfg.summary is not None:
-        raise refuse(
+        raise Refused(
             "reasoning.summary needs OpenAI's Responses API; Chat Completions returns no "
             "reasoning summary"
         )
@@ -73,7 +69,7 @@ def openai_reasoning(model: str, cfg: ReasoningConfig) -> dict[str, Any]:
     del model
     _no_summary(cfg)
     if cfg.budget_tokens is not None:
-        raise refuse("OpenAI takes a reasoning effort (low, medium, high), not budgetTokens")
+        raise Refused("OpenAI takes a reasoning effort (low, medium, high), not budgetTokens")
     return {"reasoning_effort": cfg.effort} if cfg.effort else {}
 
 
@@ -84,7 +80,7 @@ def effort_only(provider: str) -> ReasoningMapper:
         del model
         _no_summary(cfg)
         if cfg.budget_tokens is not None:
-            raise refuse(f"{provider} takes a reasoning effort, not budgetTokens")
+            raise Refused(f"{provider} takes a reasoning effort, not budgetTokens")
         return {"reasoning_effort": cfg.effort} if cfg.effort else {}
 
     return mapper
@@ -103,13 +99,13 @@ def groq_reasoning(model: str, cfg: ReasoningConfig) -> dict[str, Any]:
         return effort_only("groq")(model, cfg)
     if family == "qwen3":
         if cfg.effort is not None:
-            raise refuse("Qwen3 on Groq reasons or not: no effort levels (leave effort out)")
+            raise Refused("Qwen3 on Groq reasons or not: no effort levels (leave effort out)")
         if cfg.budget_tokens == 0:
             return {"reasoning_effort": "none"}
         if cfg.budget_tokens is not None:
-            raise refuse("Qwen3 on Groq takes no reasoning budget (only 0: reasoning off)")
+            raise Refused("Qwen3 on Groq takes no reasoning budget (only 0: reasoning off)")
         return {"reasoning_format": "parsed"}
-    raise refuse(
+    raise Refused(
         f"reasoning on Groq is mapped for gpt-oss and Qwen3 models, not {model!r} "
         "(groq/compound reasons on its own: leave reasoning out)"
     )
@@ -131,17 +127,19 @@ def mistral_reasoning(model: str, cfg: ReasoningConfig) -> dict[str, Any]:
     family = model_family(model, MISTRAL_FAMILIES)
     if family == "native":
         if cfg.effort is not None or cfg.budget_tokens is not None:
-            raise refuse("Magistral models always reason: no effort or budget to set")
+            raise Refused("Magistral models always reason: no effort or budget to set")
         return {}
     if family == "adjustable":
         if cfg.budget_tokens == 0:
             return {"reasoning_effort": "none"}
         if cfg.budget_tokens is not None:
-            raise refuse("Mistral takes no reasoning budget (only 0: reasoning off)")
+            raise Refused("Mistral takes no reasoning budget (only 0: reasoning off)")
         if cfg.effort not in (None, "high"):
-            raise refuse("Mistral's reasoning_effort is high or none: effort must be high")
+            raise Refused("Mistral's reasoning_effort is high or none: effort must be high")
         return {"reasoning_effort": "high"}
-    raise refuse(f"reasoning on Mistral is mapped for Magistral and Mistral Small 4, not {model!r}")
+    raise Refused(
+        f"reasoning on Mistral is mapped for Magistral and Mistral Small 4, not {model!r}"
+    )
 
 
 XAI_FAMILIES = {"grok-3-mini": "effort"}
@@ -152,13 +150,13 @@ def xai_reasoning(model: str, cfg: ReasoningConfig) -> dict[str, Any]:
     (grok-4, ...) always reason and refuse `reasoning_effort`."""
     _no_summary(cfg)
     if cfg.budget_tokens is not None:
-        raise refuse("xAI takes no reasoning budget")
+        raise Refused("xAI takes no reasoning budget")
     if model_family(model, XAI_FAMILIES) == "effort":
         if cfg.effort == "medium":
-            raise refuse("grok-3-mini's reasoning_effort is low or high (no medium)")
+            raise Refused("grok-3-mini's reasoning_effort is low or high (no medium)")
         return {"reasoning_effort": cfg.effort} if cfg.effort else {}
     if cfg.effort is not None:
-        raise refuse(f"{model!r} always reasons and takes no reasoning effort on xAI")
+        raise Refused(f"{model!r} always reasons and takes no reasoning effort on xAI")
     return {}
 
 
@@ -167,7 +165,7 @@ def openrouter_reasoning(model: str, cfg: ReasoningConfig) -> dict[str, Any]:
     del model
     _no_summary(cfg)
     if cfg.effort is not None and cfg.budget_tokens is not None:
-        raise refuse("OpenRouter takes a reasoning effort or budgetTokens, not both")
+        raise Refused("OpenRouter takes a reasoning effort or budgetTokens, not both")
     if cfg.budget_tokens == 0:
         return {"reasoning": {"effort": "none"}}
     if cfg.budget_tokens is not None:
@@ -186,7 +184,7 @@ def openai_server_tools(model: str, specs: list[ServerToolSpec]) -> dict[str, An
     body: dict[str, Any] = {}
     for spec in specs:
         if spec.name != "web_search":
-            raise refuse(f"OpenAI Chat Completions has no server tool {spec.name!r}")
+            raise Refused(f"OpenAI Chat Completions has no server tool {spec.name!r}")
         body["web_search_options"] = dict(spec.config)
     return body
 
@@ -206,15 +204,15 @@ def groq_server_tools(model: str, specs: list[ServerToolSpec]) -> dict[str, Any]
     """Groq's Compound systems choose among built-in tools (`compound_custom.tools.
     enabled_tools`); a web_search config is Groq's `search_settings`."""
     if model_family(model, GROQ_COMPOUND) is None:
-        raise refuse(f"Groq runs built-in tools in groq/compound systems, not {model!r}")
+        raise Refused(f"Groq runs built-in tools in groq/compound systems, not {model!r}")
     body: dict[str, Any] = {}
     enabled = []
     for spec in specs:
         native = GROQ_BUILTINS.get(spec.name)
         if native is None:
-            raise refuse(f"Groq Compound has no built-in tool {spec.name!r}")
+            raise Refused(f"Groq Compound has no built-in tool {spec.name!r}")
         if spec.config and spec.name != "web_search":
-            raise refuse(f"Groq's {native} takes no configuration")
+            raise Refused(f"Groq's {native} takes no configuration")
         if spec.config:
             body["search_settings"] = dict(spec.config)
         enabled.append(native)
@@ -228,7 +226,7 @@ def openrouter_server_tools(model: str, specs: list[ServerToolSpec]) -> dict[str
     plugins = []
     for spec in specs:
         if spec.name != "web_search":
-            raise refuse(f"OpenRouter has no server tool {spec.name!r} (only web_search)")
+            raise Refused(f"OpenRouter has no server tool {spec.name!r} (only web_search)")
         plugins.append({"id": "web", **spec.config})
     return {"plugins": plugins}
 
@@ -236,13 +234,17 @@ def openrouter_server_tools(model: str, specs: list[ServerToolSpec]) -> dict[str
 # -- the rows ----------------------------------------------------------------------------
 
 
-def _reasoning_models_refuse_sampling(provider: str) -> Callable[[str], frozenset[str]]:
-    """xAI: presencePenalty, frequencyPenalty (and stop) error on reasoning models."""
+def _refused_by_reasoning_models(
+    provider: str, options: frozenset[str]
+) -> Callable[[str], frozenset[str]]:
+    """Options the provider's reasoning models (per the catalog) answer with an error:
+    xAI's presencePenalty and frequencyPenalty (and stop); OpenAI's penalties and logprobs
+    on o-series and gpt-5 models."""
 
     def unmapped(model: str) -> frozenset[str]:
         entry = lookup(provider, model)
         if entry is not None and "reasoning" in entry.capabilities:
-            return SAMPLING
+            return options
         return frozenset()
 
     return unmapped
@@ -299,6 +301,7 @@ DIALECTS: dict[str, Dialect] = {
         cache="automatic",
         metadata_needs_store=True,
         refusal_field=True,
+        unmapped=_refused_by_reasoning_models("openai", SAMPLING | {"logprobs", "top_logprobs"}),
     ),
     "groq": Dialect(
         options=COMMON
@@ -324,7 +327,7 @@ DIALECTS: dict[str, Dialect] = {
         reasoning=xai_reasoning,
         cache="automatic",
         stop_refused_when_reasoning=True,
-        unmapped=_reasoning_models_refuse_sampling("xai"),
+        unmapped=_refused_by_reasoning_models("xai", SAMPLING),
     ),
     "perplexity": Dialect(options=COMMON | SAMPLING),
     "openrouter": Dialect(
