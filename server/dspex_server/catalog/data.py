@@ -47,8 +47,9 @@ def _index() -> dict[tuple[str, str], CatalogEntry]:
 
 def lookup(provider: str, model: str) -> CatalogEntry | None:
     """The catalog row of a model: exact id, else the longest catalog id the name starts
-    with (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`). A Bedrock cross-region inference
-    profile (`us.anthropic.claude-...`) is the model it routes to."""
+    with, followed by `-` or by a `:` tag (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`,
+    Ollama's `qwen3:8b` → `qwen3`). A Bedrock cross-region inference profile
+    (`us.anthropic.claude-...`) is the model it routes to."""
     entry = _lookup(provider, model)
     if entry is None and provider == "bedrock":
         geography, _, rest = model.partition(".")
@@ -67,7 +68,7 @@ def _lookup(provider: str, model: str) -> CatalogEntry | None:
     for (p, model_id), entry in index.items():
         if (
             p == provider
-            and name.startswith(model_id + "-")
+            and (name.startswith(model_id + "-") or name.startswith(model_id + ":"))
             and (best is None or len(model_id) > len(best.id))
         ):
             best = entry

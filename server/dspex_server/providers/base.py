@@ -123,16 +123,16 @@ def refuse_unmapped(request: ProviderRequest, mapped: Collection[str], provider:
     unmapped = [name for name in requested_options(request) if name not in mapped]
     if not unmapped:
         return
-    names = ", ".join(
+    wire = [
         OPTION_FIELDS.get(name, {"strict": "tools[].strict"}.get(name, "cacheControl"))
         for name in unmapped
-    )
+    ]
     raise DspexError(
         ErrorKind.INVALID_MESSAGES,
-        f"provider {provider!r} does not support {names} (model {request.model!r})",
+        f"provider {provider!r} does not support {', '.join(wire)} (model {request.model!r})",
         provider=provider,
         model=request.model,
-        details={"unsupported": [OPTION_FIELDS.get(n, n) for n in unmapped]},
+        details={"unsupported": wire},
     )
 
 
