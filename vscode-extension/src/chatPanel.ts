@@ -227,8 +227,13 @@ export class ChatPanel implements vscode.Disposable {
   /** One turn in the workspace's session; a session the daemon lost is put back first. */
   private async sessionTurn(text: string, options: Record<string, unknown>, partialResultToken: string, token: vscode.CancellationToken): Promise<ChatResultLike> {
     const { provider, model, temperature } = options as { provider?: string; model?: string; temperature?: number };
+    const title = vscode.workspace.name ? `VS Code: ${vscode.workspace.name}` : "VS Code chat";
+    if (this.session.differsFrom(provider, model)) {
+      this.deps.log.info(`chat: the conversation goes on with ${[provider, model].filter(Boolean).join("/")}`);
+      await this.session.retarget({ provider, model, title }).catch((err) => this.deps.log.info(`chat: could not switch the conversation's model: ${describeError(err)}`));
+    }
     const turn = async () => {
-      const sessionId = await this.session.ensure({ provider, model, title: vscode.workspace.name ? `VS Code: ${vscode.workspace.name}` : "VS Code chat" });
+      const sessionId = await this.session.ensure({ provider, model, title });
       return this.deps.daemon.request<ChatResultLike>("dspex/session/chat", { sessionId, content: text, partialResultToken, ...(temperature !== undefined ? { temperature } : {}) }, token);
     };
     try {

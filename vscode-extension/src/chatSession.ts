@@ -123,6 +123,29 @@ export class ChatSession {
     return started.sessionId;
   }
 
+  /** Whether the settings now name another provider or model than the session's. */
+  differsFrom(provider?: string, model?: string): boolean {
+    const s = this.saved;
+    return !!s && ((!!provider && provider !== s.provider) || (!!model && model !== s.model));
+  }
+
+  /**
+   * The conversation goes on with another provider or model (the user picked one): a new
+   * session, started with them, gets the old one's history; the old one ends.
+   */
+  async retarget(options: { provider?: string; model?: string; title?: string }): Promise<void> {
+    const saved = this.saved;
+    if (!saved) return;
+    const exported = await this.request<SessionExportLike>("dspex/session/export", { sessionId: saved.sessionId });
+    const started = await this.request<{ sessionId: string; provider: string; model: string }>("dspex/session/start", options);
+    const old = exported.sessions[0];
+    const moved: SessionExportLike = { ...exported, sessions: [{ ...old, sessionId: started.sessionId, provider: started.provider, model: started.model }] };
+    await this.request("dspex/session/import", { data: moved, onConflict: "replace" });
+    await this.request("dspex/session/end", { sessionId: saved.sessionId }).catch(() => undefined);
+    this.saved = { version: 1, sessionId: started.sessionId, provider: started.provider, model: started.model, export: scrubSecrets(moved, this.secrets()), latencies: saved.latencies };
+    await this.persist();
+  }
+
   /** After an answer: the session's export saved, with the answer's measured latency. */
   async save(latencyMs?: number): Promise<void> {
     const saved = this.saved;

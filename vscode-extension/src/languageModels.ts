@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import type { Daemon } from "./daemon";
 import { describeError, isCancelled } from "./errors";
-import { estimateTokens, lmModels, partsText, toDspexMessages, type LmModelInfo } from "./lmModel";
+import { estimateTokens, lmApiProblem, lmModels, partsText, toDspexMessages, type LmModelInfo } from "./lmModel";
 import type { RedactingChannel } from "./log";
 
 export const VENDOR = "dspex";
@@ -33,9 +33,9 @@ export class LanguageModels implements vscode.Disposable {
 
   constructor(private readonly daemon: Daemon, private readonly log: RedactingChannel) {
     const lm = (vscode as unknown as { lm?: LmNamespace }).lm;
-    const TextPart = (vscode as unknown as { LanguageModelTextPart?: unknown }).LanguageModelTextPart;
-    if (typeof lm?.registerLanguageModelChatProvider !== "function" || typeof TextPart !== "function") {
-      this.status = { available: false, reason: `Language Model API not available in this VS Code (${vscode.version}; needs 1.104 or later): dspex models are not offered to VS Code's chat` };
+    const problem = lmApiProblem(vscode as never);
+    if (problem || typeof lm?.registerLanguageModelChatProvider !== "function") {
+      this.status = { available: false, reason: problem ?? "Language Model API not available" };
       log.info(this.status.reason);
       return;
     }

@@ -66,6 +66,15 @@ export function lmModels(providers: readonly ProviderLike[], catalog: readonly C
   return out;
 }
 
+/**
+ * Why the running VS Code cannot take dspex's models (undefined: it can). `api` is the
+ * `vscode` module: the provider API is final from VS Code 1.104.
+ */
+export function lmApiProblem(api: { lm?: { registerLanguageModelChatProvider?: unknown }; LanguageModelTextPart?: unknown; version?: string }): string | undefined {
+  if (typeof api.lm?.registerLanguageModelChatProvider === "function" && typeof api.LanguageModelTextPart === "function") return undefined;
+  return `Language Model API not available in this VS Code (${api.version ?? "unknown version"}; needs 1.104 or later): dspex models are not offered to VS Code's chat`;
+}
+
 /** VS Code's LanguageModelChatMessageRole: User = 1, Assistant = 2, System = 3 (proposed). */
 export function roleName(role: number): "user" | "assistant" | "system" {
   return role === 2 ? "assistant" : role === 3 ? "system" : "user";

@@ -216,12 +216,21 @@ test("the chat panel's session, saved the extension's way, comes back in a fresh
   await first.close();
 
   const second = await startDaemon({ dspex: { defaultProvider: "mock" } });
-  const back = await new ChatSession(request(second), state, () => []).restore();
+  const b = new ChatSession(request(second), state, () => []);
+  const back = await b.restore();
   assert.equal(back?.how, "imported");
   assert.equal(back?.sessionId, id);
   assert.deepEqual(back?.messages.map((m) => m.role), ["user", "assistant"]);
   assert.equal(Object.keys(back!.latencies).length, 1, "the measured latency of the answer is kept");
   const more: any = await second.conn.sendRequest("dspex/session/chat", { sessionId: id, content: "again" });
   assert.equal(more.choices[0].message.content, "again");
+  // Another model picked in the settings: the conversation moves to a session on it.
+  await b.retarget({ provider: "mock", model: "mock-large" });
+  const moved: any = await second.conn.sendRequest("dspex/session/chat", { sessionId: b.id, content: "on the new model" });
+  assert.equal(moved.model, "mock-large");
+  const history: any = await second.conn.sendRequest("dspex/session/history", { sessionId: b.id });
+  assert.equal(history.messages.length, 6);
+  const old = await rejection(second.conn.sendRequest("dspex/session/history", { sessionId: id }));
+  assert.equal(old.code, -32602, "the old session ended");
   await second.close();
 });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { metaParts, Transcript } from "../../src/chatModel";
 import { ChatSession, isUnknownSession, scrubSecrets, STATE_KEY, type SavedChat, type StateStore } from "../../src/chatSession";
-import { estimateTokens, lmModels, toDspexMessages } from "../../src/lmModel";
+import { estimateTokens, lmApiProblem, lmModels, toDspexMessages } from "../../src/lmModel";
 import { page } from "../../src/webviewHtml";
 import { highlightedLanguage, renderMarkdown } from "../../src/webview/markdown";
 
@@ -79,8 +79,8 @@ function fakeDaemon() {
     switch (method) {
       case "dspex/session/start": {
         const id = `s-${++n}`;
-        sessions.set(id, { provider: p.provider ?? "mock", model: "mock-1", messages: [] });
-        return { sessionId: id, provider: p.provider ?? "mock", model: "mock-1" } as T;
+        sessions.set(id, { provider: p.provider ?? "mock", model: p.model ?? "mock-1", messages: [] });
+        return { sessionId: id, provider: p.provider ?? "mock", model: p.model ?? "mock-1" } as T;
       }
       case "dspex/session/chat":
         if (!s) throw unknown();
@@ -146,6 +146,26 @@ test("session: a restarted daemon gets the saved export back; New chat forgets i
   assert.equal(daemon.sessions.size, 0);
 });
 
+test("session: another model picked in the settings carries the conversation over", async () => {
+  const daemon = fakeDaemon();
+  const state = memento();
+  const s = new ChatSession(daemon.request, state, () => []);
+  const first = await s.ensure({ provider: "mock" });
+  await daemon.request("dspex/session/chat", { sessionId: first, content: "keep me" });
+  await s.save(3);
+  assert.equal(s.differsFrom("mock", ""), false, "an empty model means the provider's default: no change");
+  assert.equal(s.differsFrom("", "mock-1"), false);
+  assert.equal(s.differsFrom("mock", "mock-large"), true);
+  await s.retarget({ provider: "mock", model: "mock-large" });
+  assert.notEqual(s.id, first);
+  assert.equal(daemon.sessions.has(first), false, "the old session ended");
+  const moved = daemon.sessions.get(s.id!)!;
+  assert.equal(moved.model, "mock-large");
+  assert.deepEqual(moved.messages.map((m) => m.content), ["keep me", "echo keep me"]);
+  assert.equal((state.data.get(STATE_KEY) as SavedChat).model, "mock-large");
+  assert.deepEqual((state.data.get(STATE_KEY) as SavedChat).latencies, { m1: 3 });
+});
+
 test("session: secrets are scrubbed by name and by value; unknown-session errors recognised", () => {
   assert.deepEqual(scrubSecrets({ a: "x sk-abcdefgh1234 y", apiKey: "k", n: [1, "sk-abcdefgh1234"] }, ["sk-abcdefgh1234"]), { a: "x <redacted> y", n: [1, "<redacted>"] });
   assert.equal(isUnknownSession({ code: -32602, data: { errors: [{ type: "unknown_session" }] } }), true);
@@ -186,6 +206,13 @@ test("language models: VS Code's messages as dspex messages; a token estimate", 
   assert.equal(estimateTokens(""), 0);
   assert.equal(estimateTokens("12345678"), 2);
   assert.equal(estimateTokens("123456789"), 3);
+});
+
+test("language models: an older VS Code without the provider API is told apart, with its version", () => {
+  class TextPart {}
+  assert.equal(lmApiProblem({ version: "1.139.1", lm: { registerLanguageModelChatProvider: () => undefined }, LanguageModelTextPart: TextPart }), undefined);
+  assert.match(lmApiProblem({ version: "1.91.0", lm: {} })!, /^Language Model API not available in this VS Code \(1\.91\.0; needs 1\.104/);
+  assert.match(lmApiProblem({ version: "1.80.0" })!, /not available/);
 });
 
 test("webview pages: a bundled script is loaded with the page's nonce", () => {
