@@ -12,13 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dspex_protocol import Message
+from dspex_protocol import CacheControl, Message, ToolDefinition
 from dspex_server.catalog import lookup
 from dspex_server.errors import DspexError
 from dspex_server.providers.anthropic_content import ContentBuilder
 from dspex_server.providers.anthropic_parse import parse_content
+from dspex_server.providers.anthropic_request import build_body, count_breakpoints
 from dspex_server.providers.anthropic_stream import StreamParser
-from dspex_server.providers.base import StreamAccumulator, assistant_message
+from dspex_server.providers.base import ProviderRequest, StreamAccumulator, assistant_message
 
 
 class _Adapter:
@@ -163,8 +164,10 @@ def answers(draw: st.DrawFn) -> list[dict[str, Any]]:
                 continue  # adjacent text blocks are one text part
             blocks.append({"type": "text", "text": draw(_text)})
         elif kind == "thinking":
+            # Empty thinking: its display omitted (signature only).
+            thinking = draw(_text | st.just(""))
             blocks.append(
-                {"type": "thinking", "thinking": draw(_text), "signature": "sig" + draw(_ids)}
+                {"type": "thinking", "thinking": thinking, "signature": "sig" + draw(_ids)}
             )
         elif kind == "redacted":
             blocks.append({"type": "redacted_thinking", "data": "data" + draw(_ids)})
@@ -224,3 +227,14 @@ def test_the_catalog_knows_current_claude_models(model: str, reasons: bool) -> N
     assert entry is not None
     assert entry.context_window == 200000
     assert ("reasoning" in entry.capabilities) is reasons
+
+
+def test_only_blocks_count_as_cache_breakpoints() -> None:
+    schema = {"type": "object", "properties": {"cache_control": {"type": "string"}}}
+    mark = CacheControl()
+    request = ProviderRequest(
+        model="claude-haiku-4-5",
+        messages=[Message(role="user", content="hi", cache_control=mark)] * 4,
+        tools=[ToolDefinition(name="f", parameters=schema)],
+    )
+    assert count_breakpoints(build_body(request, 4096).body) == 4

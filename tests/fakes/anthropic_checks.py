@@ -94,14 +94,18 @@ def _metadata(body: dict[str, Any], beta: set[str]) -> str | None:
 
 
 def _cache_breakpoints(body: dict[str, Any], beta: set[str]) -> str | None:
-    def count(value: Any) -> int:
-        if isinstance(value, dict):
-            return ("cache_control" in value) + sum(count(v) for v in value.values())
-        if isinstance(value, list):
-            return sum(count(v) for v in value)
-        return 0
+    def marked(blocks: Any) -> int:
+        if not isinstance(blocks, list):
+            return 0
+        return sum(
+            ("cache_control" in b)
+            + (marked(b.get("content")) if b.get("type") == "tool_result" else 0)
+            for b in blocks
+            if isinstance(b, dict)
+        )
 
-    found = sum(count(body.get(key)) for key in ("system", "tools", "messages"))
+    found = marked(body.get("system")) + marked(body.get("tools"))
+    found += sum(marked(m.get("content")) for m in body.get("messages") or [])
     if found > MAX_BREAKPOINTS:
         return (
             f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "

@@ -110,10 +110,11 @@ def parse_content(
         if kind == "text":
             answer.text(str(block.get("text") or ""))
         elif kind == "thinking":
-            signature = block.get("signature")
+            # Empty thinking (display omitted) has no text, as when streamed.
+            thinking, signature = block.get("thinking"), block.get("signature")
             answer.part(
                 ReasoningPart(
-                    text=str(block.get("thinking") or ""),
+                    text=str(thinking) if thinking else None,
                     signature=str(signature) if signature else None,
                 )
             )

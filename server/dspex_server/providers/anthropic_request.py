@@ -96,7 +96,9 @@ def thinking_budget(request: ProviderRequest) -> int | None:
 def check_thinking(request: ProviderRequest) -> None:
     """What the API refuses with thinking on, refused here with the way out."""
     choice = request.tool_choice
-    if request.tools and (choice == "required" or isinstance(choice, NamedToolChoice)):
+    if (request.tools or request.server_tools) and (
+        choice == "required" or isinstance(choice, NamedToolChoice)
+    ):
         raise refuse(
             "Anthropic refuses forced tool use (toolChoice `required` or a named tool) with "
             "thinking on: use `auto` or `none`, or leave `reasoning` out",
@@ -223,15 +225,26 @@ def _metadata(request: ProviderRequest) -> dict[str, str] | None:
     return metadata or None
 
 
-def count_breakpoints(body: dict[str, Any]) -> int:
-    def count(value: Any) -> int:
-        if isinstance(value, dict):
-            return ("cache_control" in value) + sum(count(v) for v in value.values())
-        if isinstance(value, list):
-            return sum(count(v) for v in value)
+def _marked(blocks: Any) -> int:
+    """Blocks with cache_control among `blocks` (and inside tool results)."""
+    if not isinstance(blocks, list):
         return 0
+    found = 0
+    for block in blocks:
+        if isinstance(block, dict):
+            found += "cache_control" in block
+            if block.get("type") == "tool_result":
+                found += _marked(block.get("content"))
+    return found
 
-    return sum(count(body.get(key)) for key in ("system", "tools", "messages"))
+
+def count_breakpoints(body: dict[str, Any]) -> int:
+    messages = body.get("messages") or []
+    return (
+        _marked(body.get("system"))
+        + _marked(body.get("tools"))
+        + sum(_marked(m.get("content")) for m in messages)
+    )
 
 
 def build_body(request: ProviderRequest, default_max_tokens: int) -> AnthropicBody:
@@ -283,8 +296,8 @@ def build_body(request: ProviderRequest, default_max_tokens: int) -> AnthropicBo
         body["tools"] = tools + native
     if mcp_servers:
         body["mcp_servers"] = mcp_servers
-    if tools:
-        # The API refuses tool_choice without tools.
+    if tools or native:
+        # The API refuses tool_choice without tools (server tools count).
         choice = _tool_choice(request)
         if choice is not None:
             body["tool_choice"] = choice

@@ -127,7 +127,7 @@ class StreamParser:
             # Normally empty here (the text and signature follow as deltas).
             thinking, signature = block.get("thinking"), block.get("signature")
             if signature:
-                whole = ReasoningPart(text=str(thinking or ""), signature=str(signature))
+                whole = ReasoningPart(text=str(thinking) or None, signature=str(signature))
                 return StreamPart(delta=_parts([whole]))
             return StreamPart(delta=ChatDelta(reasoning=str(thinking))) if thinking else None
         if kind == "redacted_thinking":
