@@ -1,9 +1,10 @@
 """docs/providers.md, generated from the provider table so that the doc cannot drift.
-What follows the HAND_WRITTEN marker (per-provider notes) is written by hand and kept
-as it is by --write; --check compares the generated part only.
 
 python -m dspex_server.providers.matrix --write docs/providers.md   # regenerate
 python -m dspex_server.providers.matrix --check docs/providers.md   # exit 1 if stale
+
+Per-provider notes (options, reasoning, server tools, caching) are written by hand in
+`docs/providers/<provider>.md` beside the output file and included after the tables.
 """
 
 from __future__ import annotations
@@ -37,15 +38,6 @@ WIRE_FORMATS: dict[str, str] = {
     "local": "in-process (wordllama)",
     "mock": "in-process, scriptable",
 }
-
-
-HAND_WRITTEN = "<!-- Written by hand from here on: the generator keeps it as it is. -->"
-
-
-def generated_part(text: str) -> str:
-    """The part of the document the generator owns: all before the HAND_WRITTEN marker."""
-    head, marker, _ = text.partition(HAND_WRITTEN)
-    return head if marker else text
 
 
 def _code(values: Iterable[str]) -> str:
@@ -83,7 +75,28 @@ def _row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def generate() -> str:
+def _notes(notes: Path | None) -> list[str]:
+    """The hand-written notes, one file per provider, in the table's order."""
+    if notes is None or not notes.is_dir():
+        return []
+    files = {p.stem: p for p in notes.glob("*.md")}
+    known = [spec.name for spec in PROVIDERS if spec.name in files]
+    names = known + sorted(set(files) - set(known))
+    if not names:
+        return []
+    lines = [
+        "",
+        "## Provider notes",
+        "",
+        "Written by hand in `docs/providers/<provider>.md` and included here.",
+    ]
+    for name in names:
+        lines += ["", files[name].read_text(encoding="utf-8").strip("\n")]
+    return lines
+
+
+def generate(notes: Path | None = None) -> str:
+    """The document; `notes`: the folder of hand-written provider notes."""
     lines = [
         "# Providers",
         "",
@@ -167,6 +180,7 @@ def generate() -> str:
                 ]
             )
         )
+    lines += _notes(notes)
     lines.append("")
     return "\n".join(lines)
 
@@ -177,16 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--write", type=Path, help="write the matrix to this file")
     group.add_argument("--check", type=Path, help="exit 1 if this file is not up to date")
     args = parser.parse_args(argv)
-    text = generate()
+    target = args.write or args.check
+    text = generate(target.parent / target.stem if target is not None else None)
     if args.write:
-        current = args.write.read_text(encoding="utf-8") if args.write.is_file() else ""
-        _, marker, notes = current.partition(HAND_WRITTEN)
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text + marker + notes, encoding="utf-8")
+        args.write.write_text(text, encoding="utf-8")
         return 0
     if args.check:
         current = args.check.read_text(encoding="utf-8") if args.check.is_file() else ""
-        if generated_part(current) != text:
+        if current != text:
             print(f"{args.check} is stale: run --write {args.check}", file=sys.stderr)
             return 1
         return 0
