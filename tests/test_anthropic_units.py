@@ -238,3 +238,14 @@ def test_only_blocks_count_as_cache_breakpoints() -> None:
         tools=[ToolDefinition(name="f", parameters=schema)],
     )
     assert count_breakpoints(build_body(request, 4096).body) == 4
+
+
+def test_thinking_tokens_reported_apart_are_reasoning_tokens() -> None:
+    from dspex_server.providers.anthropic_parse import parse_usage
+
+    usage = parse_usage(
+        {"input_tokens": 10, "output_tokens": 145, "output_tokens_details": {"thinking_tokens": 47}}
+    )
+    assert usage is not None
+    assert (usage.completion_tokens, usage.reasoning_tokens) == (145, 47)
+    assert parse_usage({"input_tokens": 10, "output_tokens": 5}).reasoning_tokens is None  # type: ignore[union-attr]

@@ -46,14 +46,17 @@ def finish_reason(raw: Any, has_calls: bool) -> FinishReason:
 def parse_usage(raw: Any) -> Usage | None:
     """`input_tokens` counts only the uncached part of the prompt; the prompt total adds
     the cache reads and writes (as Chat Completions counts it). Reads are `cachedTokens`,
-    writes `cacheWriteTokens`. Thinking is part of `output_tokens` (not reported apart)."""
+    writes `cacheWriteTokens`. Thinking is part of `output_tokens`; newer answers also
+    report it apart (`output_tokens_details.thinking_tokens`): `reasoningTokens`."""
     if not isinstance(raw, dict):
         return None
     uncached = int(raw.get("input_tokens") or 0)
     cache_read = raw.get("cache_read_input_tokens")
     cache_write = raw.get("cache_creation_input_tokens")
     prompt = uncached + int(cache_read or 0) + int(cache_write or 0)
-    return token_usage(prompt, raw.get("output_tokens"), None, cache_read, cache_write)
+    details = raw.get("output_tokens_details")
+    thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
+    return token_usage(prompt, raw.get("output_tokens"), None, cache_read, cache_write, thinking)
 
 
 def is_result(kind: Any) -> bool:
