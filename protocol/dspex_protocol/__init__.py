@@ -74,6 +74,11 @@ if TYPE_CHECKING:
     )
     from .cost import Budgets, Cost, CostParams, CostResult, CostTotal, ModelCostTotal, Truncation
     from .editor import (
+        ChatCommandArgs,
+        CommandAnswer,
+        CommandOptions,
+        ExplainCommandArgs,
+        InlineCompletionAccepted,
         InlineCompletionCounts,
         InlineCompletionShown,
         InlineCompletionStatsParams,
@@ -92,12 +97,16 @@ if TYPE_CHECKING:
     )
     from .initialize import PROTOCOL_VERSION, DspexCapabilities
     from .logs import LogEntry, LogsQueryParams, LogsQueryResult
-    from .methods import METHODS, MethodSpec
+    from .methods import COMMANDS, METHODS, CommandSpec, MethodSpec
     from .names import COMMAND_NAMES, METHOD_NAMES
     from .predict import (
         Demo,
         FieldSpec,
+        PredictBatchItem,
+        PredictBatchParams,
+        PredictBatchResult,
         PredictMode,
+        PredictOptions,
         PredictParams,
         PredictResult,
         PredictStrategy,
@@ -144,6 +153,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "COMMANDS",
     "COMMAND_NAMES",
     "ERROR_CODES",
     "INVALID_PARAMS_CODE",
@@ -158,11 +168,15 @@ __all__ = [
     "Budgets",
     "CatalogModel",
     "ChatChunk",
+    "ChatCommandArgs",
     "ChatDelta",
     "ChatParams",
     "ChatResult",
     "Choice",
     "CircuitInfo",
+    "CommandAnswer",
+    "CommandOptions",
+    "CommandSpec",
     "CompareParams",
     "CompareResult",
     "ConfigParams",
@@ -179,6 +193,7 @@ __all__ = [
     "EmbedUsage",
     "ErrorData",
     "ErrorKind",
+    "ExplainCommandArgs",
     "FailoverCause",
     "FailoverMark",
     "FallbackTarget",
@@ -199,6 +214,7 @@ __all__ = [
     "IndexQueryResult",
     "IndexSaveParams",
     "IndexSaveResult",
+    "InlineCompletionAccepted",
     "InlineCompletionCounts",
     "InlineCompletionShown",
     "InlineCompletionStatsParams",
@@ -222,7 +238,11 @@ __all__ = [
     "PackedVectors",
     "PerformanceParams",
     "PerformanceResult",
+    "PredictBatchItem",
+    "PredictBatchParams",
+    "PredictBatchResult",
     "PredictMode",
+    "PredictOptions",
     "PredictParams",
     "PredictResult",
     "PredictStrategy",
