@@ -67,8 +67,8 @@ def markdown() -> str:
         "",
         "## Commands (`workspace/executeCommand`)",
         "",
-        "Advertised in `executeCommandProvider`; `arguments` is a one-element list. Each takes "
-        "a `workDoneToken` in the ExecuteCommandParams where its work is long.",
+        "Advertised in `executeCommandProvider`; `arguments` is a one-element list; "
+        "`$/cancelRequest` on the request stops the command.",
         "",
         "| command | summary |",
         "|---|---|",

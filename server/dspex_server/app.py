@@ -49,11 +49,6 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 # Messages handled before the daemon's services are loaded (see DspexServer.ensure_loaded).
 LIFECYCLE = frozenset({types.INITIALIZE, types.SHUTDOWN, types.EXIT, types.CANCEL_REQUEST})
-# The `workDoneToken` of the `workspace/executeCommand` a command handler runs for (pygls
-# hands a command its arguments only).
-COMMAND_WORK_DONE_TOKEN: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
-    "dspex_command_work_done_token", default=None
-)
 
 
 def dict_converter() -> Any:
@@ -96,8 +91,8 @@ class DspexProtocol(LanguageServerProtocol):
     ) -> Generator[Any, Any, Any]:
         """pygls runs a command as a task of its own, filed under a fresh uuid that is never
         removed, and `$/cancelRequest` answers -32800 without stopping it. Here the task is
-        known by the request's id (so a cancel stops it: no provider call goes on unseen),
-        removed when done, and sees the request's `workDoneToken`."""
+        known by the request's id (so a cancel stops it: no provider call goes on unseen)
+        and removed when done."""
         inner = super().lsp_workspace__execute_command(params)
         handler, args, kwargs = next(inner)  # an unknown command raises InvalidParams here
         msg_id = self._ctx_msg_id.get()
@@ -107,7 +102,6 @@ class DspexProtocol(LanguageServerProtocol):
             task = asyncio.current_task()
             assert task is not None
             tasks[msg_id] = task
-            COMMAND_WORK_DONE_TOKEN.set(params.work_done_token)
             try:
                 result = handler(*args, **kwargs)
                 return await result if inspect.isawaitable(result) else result
