@@ -44,7 +44,8 @@ def item_params(params: PredictBatchParams) -> list[PredictParams]:
             for error in exc.errors:
                 error["loc"] = ["inputs", i, *error["loc"][1:]]
             raise
-        correlation = f"{params.correlation_id}-{i}" if params.correlation_id else None
+        # Each item's own id, within the field's 200 characters.
+        correlation = f"{params.correlation_id[:190]}-{i}" if params.correlation_id else None
         out.append(PredictParams(**{**shared, "correlation_id": correlation}, inputs=inputs))
     return out
 
