@@ -88,6 +88,11 @@ if TYPE_CHECKING:
     )
     from .cost import Budgets, Cost, CostParams, CostResult, CostTotal, ModelCostTotal, Truncation
     from .editor import (
+        ChatCommandArgs,
+        CommandAnswer,
+        CommandOptions,
+        ExplainCommandArgs,
+        InlineCompletionAccepted,
         InlineCompletionCounts,
         InlineCompletionShown,
         InlineCompletionStatsParams,
@@ -106,12 +111,16 @@ if TYPE_CHECKING:
     )
     from .initialize import PROTOCOL_VERSION, DspexCapabilities
     from .logs import LogEntry, LogsQueryParams, LogsQueryResult
-    from .methods import METHODS, MethodSpec
+    from .methods import COMMANDS, METHODS, CommandSpec, MethodSpec
     from .names import COMMAND_NAMES, METHOD_NAMES
     from .predict import (
         Demo,
         FieldSpec,
+        PredictBatchItem,
+        PredictBatchParams,
+        PredictBatchResult,
         PredictMode,
+        PredictOptions,
         PredictParams,
         PredictResult,
         PredictStrategy,
@@ -159,6 +168,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASSISTANT_ONLY_PARTS",
+    "COMMANDS",
     "COMMAND_NAMES",
     "ERROR_CODES",
     "INVALID_PARAMS_CODE",
@@ -176,11 +186,15 @@ __all__ = [
     "CacheControl",
     "CatalogModel",
     "ChatChunk",
+    "ChatCommandArgs",
     "ChatDelta",
     "ChatParams",
     "ChatResult",
     "Choice",
     "CircuitInfo",
+    "CommandAnswer",
+    "CommandOptions",
+    "CommandSpec",
     "CompareParams",
     "CompareResult",
     "ConfigParams",
@@ -198,6 +212,7 @@ __all__ = [
     "EmbedUsage",
     "ErrorData",
     "ErrorKind",
+    "ExplainCommandArgs",
     "FailoverCause",
     "FailoverMark",
     "FallbackTarget",
@@ -218,6 +233,7 @@ __all__ = [
     "IndexQueryResult",
     "IndexSaveParams",
     "IndexSaveResult",
+    "InlineCompletionAccepted",
     "InlineCompletionCounts",
     "InlineCompletionShown",
     "InlineCompletionStatsParams",
@@ -241,7 +257,11 @@ __all__ = [
     "PackedVectors",
     "PerformanceParams",
     "PerformanceResult",
+    "PredictBatchItem",
+    "PredictBatchParams",
+    "PredictBatchResult",
     "PredictMode",
+    "PredictOptions",
     "PredictParams",
     "PredictResult",
     "PredictStrategy",
