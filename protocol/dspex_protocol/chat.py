@@ -31,6 +31,11 @@ class ToolCall(WireModel):
         default=None,
         description="Gemini's thought signature of this call: sent back unchanged with it.",
     )
+    item_id: str | None = Field(
+        default=None,
+        description="The provider's id of the call's output item where it differs from the "
+        "call id (Responses API `fc_...`): sent back unchanged with it.",
+    )
 
 
 class Message(WireModel):
@@ -363,6 +368,7 @@ class ToolCallDelta(WireModel):
     name: str | None = None
     arguments: str | None = None
     signature: str | None = None
+    item_id: str | None = None
 
 
 class ChatDelta(WireModel):
