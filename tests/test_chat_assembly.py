@@ -112,3 +112,13 @@ def test_every_streamed_piece_lands_in_a_part_of_its_kind_in_order(
             merged.append((kind, text))
     assert rebuilt == merged
     assert message.content == ("".join(t for k, t in pieces if k == "content") or None)
+
+
+def test_pieces_after_a_whole_part_of_their_kind_continue_it() -> None:
+    acc = StreamAccumulator("m")
+    acc.add(StreamPart(delta=ChatDelta(parts=[TextPart(text="whole ")])))
+    acc.add(StreamPart(delta=ChatDelta(content="then streamed")))
+    acc.add(StreamPart(delta=ChatDelta(parts=[ReasoningPart(text="thought ")])))
+    acc.add(StreamPart(delta=ChatDelta(reasoning="more")))
+    parts = acc.response("p").message.parts
+    assert parts == [TextPart(text="whole then streamed"), ReasoningPart(text="thought more")]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dspex_server.providers.matrix import WIRE_FORMATS, generate, main
+from dspex_server.providers.matrix import HAND_WRITTEN, WIRE_FORMATS, generate, generated_part, main
 from dspex_server.providers.table import PROVIDERS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "providers.md"
 
 
 def test_checked_in_matrix_matches_the_table() -> None:
-    assert DOC.read_text(encoding="utf-8") == generate(), (
+    assert generated_part(DOC.read_text(encoding="utf-8")) == generate(), (
         "docs/providers.md is stale: python -m dspex_server.providers.matrix "
         "--write docs/providers.md"
     )
@@ -30,3 +30,13 @@ def test_check_mode_fails_on_a_stale_file(tmp_path: Path) -> None:
     assert main(["--check", str(stale)]) == 1
     assert main(["--write", str(stale)]) == 0
     assert main(["--check", str(stale)]) == 0
+
+
+def test_write_keeps_the_hand_written_notes(tmp_path: Path) -> None:
+    doc = tmp_path / "providers.md"
+    notes = f"{HAND_WRITTEN}\n\n## Bedrock\n\nNotes.\n"
+    doc.write_text("# old\n" + notes, encoding="utf-8")
+    assert main(["--check", str(doc)]) == 1
+    assert main(["--write", str(doc)]) == 0
+    assert doc.read_text(encoding="utf-8") == generate() + notes
+    assert main(["--check", str(doc)]) == 0

@@ -94,6 +94,11 @@ class ReasoningPart(WireModel):
         default=None, description="Opaque reasoning (redacted or encrypted), sent back as is."
     )
     id: str | None = Field(default=None, description="The provider's item id (Responses API).")
+    format: str | None = Field(
+        default=None,
+        description="The provider's tag for the reasoning's origin (OpenRouter's "
+        "`reasoning_details` format, e.g. `anthropic-claude-v1`), sent back as is.",
+    )
     provider: str | None = None
 
 

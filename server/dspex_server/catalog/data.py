@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from ..providers.bedrock_models import GEOGRAPHIES as BEDROCK_GEOGRAPHIES
 from ..providers.table import PROVIDER_BY_NAME
 
 FEATURES = ("chat", "streaming", "tools", "vision", "json_schema", "reasoning", "embeddings")
@@ -52,7 +53,18 @@ def catalog_provider(provider: str) -> str:
 
 def lookup(provider: str, model: str) -> CatalogEntry | None:
     """The catalog row of a model: exact id, else the longest catalog id the name starts
-    with (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`)."""
+    with, followed by `-` or by a `:` tag (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`,
+    Ollama's `qwen3:8b` → `qwen3`). A Bedrock cross-region inference profile
+    (`us.anthropic.claude-...`) is the model it routes to."""
+    entry = _lookup(provider, model)
+    if entry is None and provider == "bedrock":
+        geography, _, rest = model.partition(".")
+        if geography.lower() in BEDROCK_GEOGRAPHIES and "." in rest:
+            entry = _lookup(provider, rest)
+    return entry
+
+
+def _lookup(provider: str, model: str) -> CatalogEntry | None:
     provider = catalog_provider(provider)
     index = _index()
     name = model.lower()
@@ -63,7 +75,7 @@ def lookup(provider: str, model: str) -> CatalogEntry | None:
     for (p, model_id), entry in index.items():
         if (
             p == provider
-            and name.startswith(model_id + "-")
+            and (name.startswith(model_id + "-") or name.startswith(model_id + ":"))
             and (best is None or len(model_id) > len(best.id))
         ):
             best = entry

@@ -123,16 +123,16 @@ def refuse_unmapped(request: ProviderRequest, mapped: Collection[str], provider:
     unmapped = [name for name in requested_options(request) if name not in mapped]
     if not unmapped:
         return
-    names = ", ".join(
+    wire = [
         OPTION_FIELDS.get(name, {"strict": "tools[].strict"}.get(name, "cacheControl"))
         for name in unmapped
-    )
+    ]
     raise DspexError(
         ErrorKind.INVALID_MESSAGES,
-        f"provider {provider!r} does not support {names} (model {request.model!r})",
+        f"provider {provider!r} does not support {', '.join(wire)} (model {request.model!r})",
         provider=provider,
         model=request.model,
-        details={"unsupported": [OPTION_FIELDS.get(n, n) for n in unmapped]},
+        details={"unsupported": wire},
     )
 
 
@@ -226,9 +226,8 @@ class AnswerBuilder:
         last = self.parts[-1] if self.parts else None
         open_reasoning = isinstance(last, ReasoningPart) and not (last.signature or last.data)
         if isinstance(last, kind) and (kind is not ReasoningPart or open_reasoning):
-            # A whole part (one that came with its id or alone) is continued too.
-            start = [last.text] if last.text else []
-            self._texts.setdefault(len(self.parts) - 1, start).append(piece)
+            # A whole part given by `part()` has no pieces yet: its text is the first.
+            self._texts.setdefault(len(self.parts) - 1, [last.text or ""]).append(piece)
             return
         part: AssistantPart = kind(text="") if kind is not ReasoningPart else ReasoningPart()
         self.parts.append(part)

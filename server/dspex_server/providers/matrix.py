@@ -1,4 +1,6 @@
 """docs/providers.md, generated from the provider table so that the doc cannot drift.
+What follows the HAND_WRITTEN marker (per-provider notes) is written by hand and kept
+as it is by --write; --check compares the generated part only.
 
 python -m dspex_server.providers.matrix --write docs/providers.md   # regenerate
 python -m dspex_server.providers.matrix --check docs/providers.md   # exit 1 if stale
@@ -28,6 +30,7 @@ CAPABILITIES: tuple[tuple[str, str], ...] = (
 
 WIRE_FORMATS: dict[str, str] = {
     "openai_compat": "Chat Completions (`POST /chat/completions`, SSE)",
+    "openai_responses": "Responses API (`POST /responses`, typed SSE events)",
     "anthropic": "Messages API (`POST /v1/messages`, SSE)",
     "gemini": "generateContent / streamGenerateContent",
     "ollama": "Ollama native (`/api/chat` NDJSON, `/api/embed`, `/api/tags`)",
@@ -35,6 +38,15 @@ WIRE_FORMATS: dict[str, str] = {
     "local": "in-process (wordllama)",
     "mock": "in-process, scriptable",
 }
+
+
+HAND_WRITTEN = "<!-- Written by hand from here on: the generator keeps it as it is. -->"
+
+
+def generated_part(text: str) -> str:
+    """The part of the document the generator owns: all before the HAND_WRITTEN marker."""
+    head, marker, _ = text.partition(HAND_WRITTEN)
+    return head if marker else text
 
 
 def _code(values: Iterable[str]) -> str:
@@ -168,12 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = generate()
     if args.write:
+        current = args.write.read_text(encoding="utf-8") if args.write.is_file() else ""
+        _, marker, notes = current.partition(HAND_WRITTEN)
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text, encoding="utf-8")
+        args.write.write_text(text + marker + notes, encoding="utf-8")
         return 0
     if args.check:
         current = args.check.read_text(encoding="utf-8") if args.check.is_file() else ""
-        if current != text:
+        if generated_part(current) != text:
             print(f"{args.check} is stale: run --write {args.check}", file=sys.stderr)
             return 1
         return 0
