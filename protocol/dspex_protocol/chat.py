@@ -374,7 +374,8 @@ class ToolCallDelta(WireModel):
 class ChatDelta(WireModel):
     """A piece of a streamed answer: text (`content`), reasoning text (`reasoning`) and
     refusal text arrive token by token; `parts` are whole parts that are not streamed as
-    text (a server-tool result, the signature or opaque data closing a reasoning block).
+    text (a server-tool result, the signature or opaque data closing a reasoning block, an
+    empty text part carrying the provider's item id of the text that follows it).
     The final result holds the whole answer, assembled."""
 
     content: str | None = None

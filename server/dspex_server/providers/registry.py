@@ -22,6 +22,7 @@ class AdapterRegistry:
     def __init__(self, config: ConfigStore) -> None:
         self.config = config
         self._adapters: dict[tuple[str, str], tuple[object, Adapter]] = {}
+        self._responses_only: dict[tuple[str, str], bool] = {}  # the catalog's verdicts
 
     def spec(self, name: str) -> ProviderSpec:
         spec = PROVIDER_BY_NAME.get(name)
@@ -42,12 +43,16 @@ class AdapterRegistry:
             return spec.wire_format
         if settings.api == "responses":
             return "openai_responses"
-        from ..catalog.data import lookup
+        key = (spec.name, model)
+        only = self._responses_only.get(key)
+        if only is None:
+            from ..catalog.data import lookup
 
-        entry = lookup(spec.name, model)
-        if entry is not None and RESPONSES_ONLY in entry.capabilities:
-            return "openai_responses"
-        return spec.wire_format
+            entry = lookup(spec.name, model)
+            only = entry is not None and RESPONSES_ONLY in entry.capabilities
+            if len(self._responses_only) < 4096:  # models are few; names are the client's
+                self._responses_only[key] = only
+        return "openai_responses" if only else spec.wire_format
 
     async def get(self, name: str, model: str | None = None) -> Adapter:
         """The provider's adapter; with `model`, the one its chats go through."""
