@@ -31,6 +31,11 @@ class ToolCall(WireModel):
         default=None,
         description="Gemini's thought signature of this call: sent back unchanged with it.",
     )
+    item_id: str | None = Field(
+        default=None,
+        description="The provider's id of the call's output item where it differs from the "
+        "call id (Responses API `fc_...`): sent back unchanged with it.",
+    )
 
 
 class Message(WireModel):
@@ -363,12 +368,14 @@ class ToolCallDelta(WireModel):
     name: str | None = None
     arguments: str | None = None
     signature: str | None = None
+    item_id: str | None = None
 
 
 class ChatDelta(WireModel):
     """A piece of a streamed answer: text (`content`), reasoning text (`reasoning`) and
     refusal text arrive token by token; `parts` are whole parts that are not streamed as
-    text (a server-tool result, the signature or opaque data closing a reasoning block).
+    text (a server-tool result, the signature or opaque data closing a reasoning block, an
+    empty text part carrying the provider's item id of the text that follows it).
     The final result holds the whole answer, assembled."""
 
     content: str | None = None

@@ -48,6 +48,11 @@ class TextPart(WireModel):
     type: Literal["text"] = "text"
     text: str
     cache_control: CacheControl | None = None
+    id: str | None = Field(
+        default=None,
+        description="In an answer: the provider's id of the output item the text came in "
+        "(Responses API message item), sent back with it.",
+    )
 
 
 class ImagePart(_Sourced):

@@ -9,7 +9,9 @@ from pydantic import Field
 from ._base import WireModel
 from .stats import CircuitInfo
 
-WireFormat = Literal["openai_compat", "anthropic", "gemini", "ollama", "bedrock", "local", "mock"]
+WireFormat = Literal[
+    "openai_compat", "openai_responses", "anthropic", "gemini", "ollama", "bedrock", "local", "mock"
+]
 
 
 class ProvidersParams(WireModel):

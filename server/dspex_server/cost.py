@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # free per token; any other provider without a row has unknown prices (cost: null).
 PRICES_PROVIDER: dict[str, str] = {
     "openai": "openai",
+    "openai-responses": "openai",
     "anthropic": "anthropic",
     "gemini": "google",
     "groq": "groq",

@@ -236,7 +236,7 @@ class Pipeline:
             )
         )
         try:
-            adapter = await self.registry.get(provider)
+            adapter = await self.registry.get(provider, model)
             request = fit_request(adapter, request)
             async with asyncio.timeout(request.timeout_s):
                 if on_chunk is None:

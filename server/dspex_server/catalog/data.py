@@ -45,6 +45,12 @@ def _index() -> dict[tuple[str, str], CatalogEntry]:
     return {(e.provider, e.id.lower()): e for e in catalog_entries()}
 
 
+def catalog_provider(provider: str) -> str:
+    """The provider whose catalog rows a provider row uses (`openai-responses`: openai)."""
+    spec = PROVIDER_BY_NAME.get(provider)
+    return spec.api_of if spec is not None and spec.api_of else provider
+
+
 def lookup(provider: str, model: str) -> CatalogEntry | None:
     """The catalog row of a model: exact id, else the longest catalog id the name starts
     with, followed by `-` or by a `:` tag (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`,
@@ -59,6 +65,7 @@ def lookup(provider: str, model: str) -> CatalogEntry | None:
 
 
 def _lookup(provider: str, model: str) -> CatalogEntry | None:
+    provider = catalog_provider(provider)
     index = _index()
     name = model.lower()
     exact = index.get((provider, name))
@@ -79,9 +86,12 @@ def provider_capabilities(provider: str) -> frozenset[str]:
     """What a provider can do: its table row's capabilities and those of its catalog models."""
     spec = PROVIDER_BY_NAME.get(provider)
     caps: set[str] = set(spec.capabilities) if spec is not None else set()
+    shared = catalog_provider(provider)
     for entry in catalog_entries():
         if entry.provider == provider:
             caps |= entry.capabilities
+        elif entry.provider == shared:  # another API of the provider: its chat models
+            caps |= entry.capabilities - {"embeddings"}
     return frozenset(caps)
 
 

@@ -209,6 +209,7 @@ class _ToolCallBuffer:
     name: str | None = None
     arguments: list[str] = field(default_factory=list)
     signature: str | None = None
+    item_id: str | None = None
 
 
 class AnswerBuilder:
@@ -246,7 +247,9 @@ class AnswerBuilder:
 
     def part(self, part: AssistantPart) -> None:
         """A whole part. A reasoning part with no text closes the reasoning block being
-        streamed (its signature or opaque data arrive last), else it stands alone."""
+        streamed (its signature or opaque data arrive last), else it stands alone. A whole
+        part is continued by the pieces of its kind that follow it (a text part that came
+        with its provider item id, then its text)."""
         last = self.parts[-1] if self.parts else None
         if (
             isinstance(part, ReasoningPart)
@@ -350,6 +353,7 @@ class StreamAccumulator:
             buf.id = buf.id or frag.id
             buf.name = buf.name or frag.name
             buf.signature = buf.signature or frag.signature
+            buf.item_id = buf.item_id or frag.item_id
             if frag.arguments:
                 buf.arguments.append(frag.arguments)
 
@@ -368,6 +372,7 @@ class StreamAccumulator:
                 name=buf.name or "",
                 arguments=parse_tool_arguments("".join(buf.arguments), provider, self.model),
                 signature=buf.signature,
+                item_id=buf.item_id,
             )
             for index, buf in sorted(self.tool_calls.items())
         ]
