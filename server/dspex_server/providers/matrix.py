@@ -31,6 +31,7 @@ CAPABILITIES: tuple[tuple[str, str], ...] = (
 
 WIRE_FORMATS: dict[str, str] = {
     "openai_compat": "Chat Completions (`POST /chat/completions`, SSE)",
+    "openai_responses": "Responses API (`POST /responses`, typed SSE events)",
     "anthropic": "Messages API (`POST /v1/messages`, SSE)",
     "gemini": "generateContent / streamGenerateContent",
     "ollama": "Ollama native (`/api/chat` NDJSON, `/api/embed`, `/api/tags`)",
