@@ -132,3 +132,22 @@ async def test_help_everywhere(env: dict[str, str], args: list[str]) -> None:
     code, out, _ = await run_cli(env, *args)
     assert code == 0
     assert "usage: dspex" in out
+
+
+async def test_chat_reasoning_is_shown_on_stderr_only_when_asked(env: dict[str, str]) -> None:
+    code, out, err = await run_cli(
+        env, "chat", "--reasoning", "high", "--show-reasoning", "--no-stream", "why?"
+    )
+    assert (code, out) == (0, "why?\n")
+    assert "(mock) reasoning requested (effort=high)" in err
+    code, out, err = await run_cli(env, "chat", "--reasoning", "high", "--stream", "why?")
+    assert (code, out) == (0, "why?\n")
+    assert "reasoning requested" not in err
+
+
+async def test_chat_reasoning_streams_to_stderr(env: dict[str, str]) -> None:
+    code, out, err = await run_cli(
+        env, "chat", "--reasoning-budget", "64", "--show-reasoning", "--stream", "why?"
+    )
+    assert (code, out) == (0, "why?\n")
+    assert "budgetTokens=64" in err

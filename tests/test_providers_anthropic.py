@@ -85,12 +85,13 @@ async def test_plain_chat_sends_messages_api_request_and_parses_answer(
     )
     assert result["choices"][0]["message"] == {"role": "assistant", "content": "Say hi"}
     assert result["choices"][0]["finishReason"] == "stop"
-    # input_tokens (11) + cache reads (3) = prompt; reads are cachedTokens.
+    # input_tokens (11) + cache reads (3) + writes (0) = prompt; reads are cachedTokens.
     assert result["usage"] == {
         "promptTokens": 14,
         "completionTokens": 7,
         "totalTokens": 21,
         "cachedTokens": 3,
+        "cacheWriteTokens": 0,
     }
     assert result["provider"] == P
     recorded = fake.requests[-1]
@@ -228,7 +229,7 @@ async def test_streamed_tool_call_fragments_are_assembled(d: Daemon, fake: FakeA
     result, partials = await stream_chat(d, P, tools=[WEATHER_TOOL])
     fragments = streamed_tool_fragments(partials)
     assert fragments[0] == {"index": 0, "id": call["id"], "name": "get_weather"}
-    assert len([f for f in fragments if f.get("arguments")]) == 2
+    assert len([f for f in fragments if f.get("arguments")]) == 3
     assert result["choices"][0]["message"]["toolCalls"] == [call]
     assert result["choices"][0]["finishReason"] == "tool_calls"
 

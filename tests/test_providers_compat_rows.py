@@ -118,11 +118,11 @@ async def test_openrouter_attribution_is_configurable(
 
 
 async def test_compat_row_streams_with_usage(d: Daemon, fakes: dict[str, FakeOpenAI]) -> None:
-    fakes["mistral"].queue(Reply(text="Bonjour from a streamed row", completion_tokens=6))
-    result, partials = await stream_chat(d, "mistral")
+    fakes["groq"].queue(Reply(text="Bonjour from a streamed row", completion_tokens=6))
+    result, partials = await stream_chat(d, "groq")
     assert streamed_text(partials) == "Bonjour from a streamed row"
     assert result["usage"]["completionTokens"] == 6
-    assert fakes["mistral"].requests[-1].body["stream_options"] == {"include_usage": True}
+    assert fakes["groq"].requests[-1].body["stream_options"] == {"include_usage": True}
 
 
 async def test_providers_lists_rows_in_table_order(d: Daemon) -> None:

@@ -263,6 +263,11 @@ class CompareParams(WireModel):
         description="With `since`: latencies per group at most (a uniform random sample "
         "drawn in SQL beyond it; the counts of requests and successes stay exact).",
     )
+    work_done_token: int | str | None = Field(
+        default=None,
+        description="Work-done progress (`$/progress` begin/report/end) on this token; "
+        "`window/workDoneProgress/cancel` ends the request with -32800, nothing changed.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> CompareParams:
@@ -426,6 +431,11 @@ class IndexAddParams(_TextsOrVectors):
     name: str = Field(min_length=1, max_length=200)
     ids: list[str] | None = None
     metadata: list[dict[str, Any] | None] | None = None
+    work_done_token: int | str | None = Field(
+        default=None,
+        description="Work-done progress (`$/progress` begin/report/end) on this token; "
+        "`window/workDoneProgress/cancel` ends the request with -32800, nothing changed.",
+    )
 
 
 class IndexAddResult(WireModel):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ._base import WireModel
 
-Feature = Literal["chat", "streaming", "tools", "vision", "json_schema", "embeddings"]
+Feature = Literal["chat", "streaming", "tools", "vision", "json_schema", "reasoning", "embeddings"]
 ModelSource = Literal["catalog", "live", "catalog+live"]
 
 

@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, JsonValue, model_validator
 
 from ._base import WireModel
+from .content import (
+    ASSISTANT_ONLY_PARTS,
+    AssistantPart,
+    CacheControl,
+    ContentPart,
+    TextPart,
+)
 from .cost import Cost, Truncation
 from .errors import ErrorKind
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "interrupted", "error"]
-
-
-class TextPart(WireModel):
-    type: Literal["text"] = "text"
-    text: str
-
-
-class ImagePart(WireModel):
-    """An image given by URL or inline as base64 data with its media type."""
-
-    type: Literal["image"] = "image"
-    url: str | None = None
-    data: str | None = Field(default=None, description="base64-encoded bytes")
-    mime_type: str | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ImagePart:
-        if (self.url is None) == (self.data is None):
-            raise ValueError("an image part needs exactly one of url or data")
-        if self.data is not None and not self.mime_type:
-            raise ValueError("inline image data needs mimeType")
-        return self
-
-
-ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
 class ToolCall(WireModel):
@@ -45,6 +27,15 @@ class ToolCall(WireModel):
     id: str
     name: str
     arguments: dict[str, JsonValue] = Field(default_factory=dict)
+    signature: str | None = Field(
+        default=None,
+        description="Gemini's thought signature of this call: sent back unchanged with it.",
+    )
+    item_id: str | None = Field(
+        default=None,
+        description="The provider's id of the call's output item where it differs from the "
+        "call id (Responses API `fc_...`): sent back unchanged with it.",
+    )
 
 
 class Message(WireModel):
@@ -55,6 +46,21 @@ class Message(WireModel):
     tool_call_id: str | None = Field(
         default=None, description="For role `tool`: the id of the call this answers."
     )
+    parts: list[ContentPart] | None = Field(
+        default=None,
+        description="An earlier answer's `parts`, sent back unchanged (reasoning signatures, "
+        "server-tool results); when given, they are the message's content and `content` is "
+        "not sent again.",
+    )
+    reasoning: str | None = Field(
+        default=None,
+        description="An earlier answer's reasoning text: accepted so that an answer can be "
+        "appended to the history as it came, never sent to a provider (only signed "
+        "reasoning in `parts` is).",
+    )
+    cache_control: CacheControl | None = Field(
+        default=None, description="A prompt-cache breakpoint after this message."
+    )
 
     @model_validator(mode="after")
     def _role_rules(self) -> Message:
@@ -62,17 +68,35 @@ class Message(WireModel):
             raise ValueError("a tool message needs toolCallId")
         if self.tool_calls and self.role != "assistant":
             raise ValueError("only assistant messages carry toolCalls")
-        if self.content is None and not self.tool_calls:
+        if self.content is None and not self.tool_calls and not self.parts:
             raise ValueError(f"a {self.role} message needs content")
+        if self.role != "assistant":
+            if self.parts is not None:
+                raise ValueError("only assistant messages carry parts")
+            kinds = {p.type for p in self.content} if isinstance(self.content, list) else set()
+            if kinds & ASSISTANT_ONLY_PARTS:
+                raise ValueError(
+                    f"{', '.join(sorted(kinds & ASSISTANT_ONLY_PARTS))} parts belong to "
+                    "assistant messages"
+                )
         return self
+
+    def content_parts(self) -> list[ContentPart]:
+        """The message's content as parts: `parts` where given, else the content (a string
+        is one text part; an empty one, none)."""
+        if self.parts is not None:
+            return list(self.parts)
+        if self.content is None:
+            return []
+        if isinstance(self.content, str):
+            return [TextPart(text=self.content)] if self.content else []
+        return list(self.content)
 
     def text(self) -> str:
         """The message's text: the string content, or its text parts joined."""
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
+        if self.parts is None and isinstance(self.content, str):
             return self.content
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+        return "".join(p.text for p in self.content_parts() if isinstance(p, TextPart))
 
 
 def _empty_object_schema() -> dict[str, JsonValue]:
@@ -85,6 +109,45 @@ class ToolDefinition(WireModel):
     parameters: dict[str, JsonValue] = Field(
         default_factory=_empty_object_schema,
         description="A JSON Schema for the arguments object.",
+    )
+    strict: bool | None = Field(
+        default=None,
+        description="Ask the provider to constrain the arguments to the schema exactly "
+        "(OpenAI, Anthropic and Bedrock structured tool use); refused where it has no such "
+        "switch.",
+    )
+    cache_control: CacheControl | None = Field(
+        default=None, description="A prompt-cache breakpoint after the tool definitions."
+    )
+
+
+class ServerToolSpec(WireModel):
+    """A tool the provider runs itself, asked for by its common name (`web_search`,
+    `code_execution`, `web_fetch`, `file_search`, `url_context`, `mcp`, ...); each adapter
+    maps the names its provider has and refuses the others. `config` holds the provider's
+    own options for that tool (e.g. Anthropic `max_uses`, an MCP server's URL), sent as
+    given. Its calls and results come back as `server_tool` parts, never as toolCalls."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    config: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class ReasoningConfig(WireModel):
+    """Ask the model to reason before it answers. `effort` and `budgetTokens` are mapped
+    per provider (OpenAI `reasoning_effort`, Anthropic `thinking.budget_tokens`, Gemini
+    `thinkingConfig`, Bedrock's model fields); `{}` turns reasoning on at the provider's
+    default. Refused (`invalid_messages`) for a model the catalog knows cannot reason."""
+
+    effort: Literal["low", "medium", "high"] | None = None
+    budget_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        description="Tokens the model may spend on reasoning (0: off, where the model allows it).",
+    )
+    summary: Literal["auto", "concise", "detailed"] | None = Field(
+        default=None,
+        description="Ask for a reasoning summary where the provider offers one (OpenAI "
+        "Responses); providers that return their thinking text do so regardless.",
     )
 
 
@@ -134,6 +197,36 @@ class ChatParams(WireModel):
     tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
+    server_tools: list[ServerToolSpec] | None = Field(
+        default=None, description="Tools the provider runs itself (see ServerToolSpec)."
+    )
+    reasoning: ReasoningConfig | None = None
+    n: int | None = Field(default=None, ge=1, le=16, description="How many choices to generate.")
+    logprobs: bool | None = Field(default=None, description="Return token log probabilities.")
+    top_logprobs: int | None = Field(
+        default=None, ge=0, le=20, description="Alternatives per token, with `logprobs`."
+    )
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    parallel_tool_calls: bool | None = Field(
+        default=None, description="Whether the model may call several tools in one answer."
+    )
+    user: str | None = Field(
+        default=None, max_length=256, description="An end-user id passed to the provider."
+    )
+    metadata: dict[str, str] | None = Field(
+        default=None, description="Key-value tags passed to the provider where it takes them."
+    )
+    cached_content: str | None = Field(
+        default=None,
+        description="Gemini: the name of a cached content (`cachedContents/...`) holding "
+        "the prompt's prefix.",
+    )
+    previous_response_id: str | None = Field(
+        default=None,
+        description="OpenAI Responses API: continue from a stored response (its result's "
+        "`responseId`) instead of resending the history.",
+    )
     timeout_ms: int | None = Field(default=None, gt=0)
     stream_idle_timeout_ms: int | None = Field(
         default=None,
@@ -169,8 +262,16 @@ class Usage(WireModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    cached_tokens: int | None = None
-    reasoning_tokens: int | None = None
+    cached_tokens: int | None = Field(
+        default=None, description="Prompt tokens read from the provider's prompt cache."
+    )
+    cache_write_tokens: int | None = Field(
+        default=None,
+        description="Prompt tokens written to the prompt cache (billed at the write price).",
+    )
+    reasoning_tokens: int | None = Field(
+        default=None, description="Completion tokens spent on reasoning (included)."
+    )
 
 
 class Attempt(WireModel):
@@ -190,15 +291,36 @@ class Attempt(WireModel):
 
 
 class AssistantMessage(WireModel):
+    """An answer. `content` is its text; `reasoning` the reasoning text; `parts` the whole
+    answer in order (text, reasoning with its signatures, server-tool results, refusals),
+    present when it holds more than text. Append the message to the next request's
+    history as it is: its `parts` carry what the provider needs back."""
+
     role: Literal["assistant"] = "assistant"
     content: str | None = None
+    reasoning: str | None = None
+    parts: list[AssistantPart] | None = None
     tool_calls: list[ToolCall] | None = None
+
+
+class TopLogprob(WireModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class TokenLogprob(WireModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+    top_logprobs: list[TopLogprob] | None = None
 
 
 class Choice(WireModel):
     index: int = 0
     message: AssistantMessage
     finish_reason: FinishReason = "stop"
+    logprobs: list[TokenLogprob] | None = None
 
 
 class ChatResult(WireModel):
@@ -225,6 +347,11 @@ class ChatResult(WireModel):
         description="With fallbacks or a route: every target tried, in order, the answering "
         "one last; `provider`/`model` name the one that answered.",
     )
+    response_id: str | None = Field(
+        default=None,
+        description="The provider's id of this response (with the OpenAI Responses API, "
+        "what `previousResponseId` takes).",
+    )
 
     def to_wire(self) -> dict[str, Any]:
         wire = super().to_wire()
@@ -240,11 +367,23 @@ class ToolCallDelta(WireModel):
     id: str | None = None
     name: str | None = None
     arguments: str | None = None
+    signature: str | None = None
+    item_id: str | None = None
 
 
 class ChatDelta(WireModel):
+    """A piece of a streamed answer: text (`content`), reasoning text (`reasoning`) and
+    refusal text arrive token by token; `parts` are whole parts that are not streamed as
+    text (a server-tool result, the signature or opaque data closing a reasoning block, an
+    empty text part carrying the provider's item id of the text that follows it).
+    The final result holds the whole answer, assembled."""
+
     content: str | None = None
+    reasoning: str | None = None
+    refusal: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
+    parts: list[AssistantPart] | None = None
+    logprobs: list[TokenLogprob] | None = None
 
 
 class FailoverMark(WireModel):

@@ -19,7 +19,7 @@ from .chat import ChatChunk, ChatParams, ChatResult
 from .cost import CostParams, CostResult
 from .embed import EmbedParams, EmbedResult
 from .mock import MockRequestsParams, MockRequestsResult
-from .predict import PredictParams, PredictResult
+from .predict import PredictBatchParams, PredictBatchResult, PredictParams, PredictResult
 from .providers import ConfigParams, ConfigResult, ProvidersParams, ProvidersResult
 from .sessions import (
     SessionChatParams,
@@ -75,6 +75,15 @@ PREDICT = MethodSpec(
     PredictResult,
     "Structured prediction: a signature and inputs in, validated outputs out (parsed, "
     "validated and re-asked within maxRetries), with attempts, usage and cost summed.",
+)
+PREDICT_BATCH = MethodSpec(
+    "dspex/predict/batch",
+    PredictBatchParams,
+    PredictBatchResult,
+    "One signature on many inputs, `concurrency` at a time, each item answered in its place "
+    "(a result or an error). Reports work-done progress on `workDoneToken` (or a token the "
+    "daemon creates where the client supports it); `window/workDoneProgress/cancel` stops "
+    "it and answers what is done, the rest marked `cancelled`.",
 )
 CONFIG = MethodSpec(
     "dspex/config",
@@ -252,6 +261,7 @@ ALL: tuple[MethodSpec, ...] = (
     MODELS_RECOMMEND,
     COST,
     PREDICT,
+    PREDICT_BATCH,
     ANALYTICS_PERFORMANCE,
     ANALYTICS_COMPARE,
     ANALYTICS_HEALTH,
@@ -268,3 +278,44 @@ ALL: tuple[MethodSpec, ...] = (
 )
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in ALL}
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A `workspace/executeCommand` command: its one argument and its result."""
+
+    name: str
+    argument: type[WireModel]
+    result: type[WireModel]
+    summary: str
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "dspex.predict",
+        PredictParams,
+        PredictResult,
+        "dspex/predict for generic LSP clients: one argument shaped like its params.",
+    ),
+    CommandSpec(
+        "dspex.inlineCompletion.accept",
+        ed.InlineCompletionShown,
+        ed.InlineCompletionAccepted,
+        "An inline completion item's own command: counts the item (its id, or {id}) accepted.",
+    ),
+    CommandSpec(
+        "dspex.chat",
+        ed.ChatCommandArgs,
+        ed.CommandAnswer,
+        "Ask a model (the prompt as a string, or an object). The answer is shown: a short one "
+        "with window/showMessage, a long one as a markdown file opened with "
+        "window/showDocument (else window/showMessage), and returned.",
+    ),
+    CommandSpec(
+        "dspex.explain",
+        ed.ExplainCommandArgs,
+        ed.CommandAnswer,
+        "Explain a selection (a synced document's range or lines, or text) in the document's "
+        "language; shown and returned as dspex.chat's answer.",
+    ),
+)

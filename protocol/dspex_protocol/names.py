@@ -23,6 +23,7 @@ METHOD_NAMES: tuple[str, ...] = (
     "dspex/models/recommend",
     "dspex/cost",
     "dspex/predict",
+    "dspex/predict/batch",
     "dspex/analytics/performance",
     "dspex/analytics/compare",
     "dspex/analytics/health",
@@ -38,7 +39,12 @@ METHOD_NAMES: tuple[str, ...] = (
     "dspex/mock/requests",
 )
 
-COMMAND_NAMES: tuple[str, ...] = ("dspex.predict", "dspex.inlineCompletion.accept")
+COMMAND_NAMES: tuple[str, ...] = (
+    "dspex.predict",
+    "dspex.inlineCompletion.accept",
+    "dspex.chat",
+    "dspex.explain",
+)
 
 # Notifications an editor sends to the daemon (not requests: no result model).
 INLINE_COMPLETION_DID_SHOW = "dspex/inlineCompletion/didShow"

@@ -8,6 +8,7 @@ from pydantic import Field, JsonValue
 
 from ._base import WireModel
 from .chat import Attempt, FailoverCause, FallbackTarget, ToolCall, ToolDefinition, Usage
+from .errors import ErrorData
 
 PredictMode = Literal["text", "json", "structured"]
 PredictStrategy = Literal["text", "json_schema", "json_object", "tool", "prompt_json"]
@@ -56,11 +57,12 @@ class Demo(WireModel):
     outputs: dict[str, JsonValue]
 
 
-class PredictParams(WireModel):
+class PredictOptions(WireModel):
+    """What `dspex/predict` and `dspex/predict/batch` share: the signature and how to run it."""
+
     signature: str | SignatureSpec = Field(
         description='"question, context -> answer", a typed string form, or the JSON form'
     )
-    inputs: dict[str, JsonValue] = Field(default_factory=dict)
     provider: str | None = None
     model: str | None = None
     demos: list[Demo] | None = Field(default=None, max_length=100)
@@ -91,6 +93,10 @@ class PredictParams(WireModel):
     correlation_id: str | None = Field(default=None, max_length=200)
 
 
+class PredictParams(PredictOptions):
+    inputs: dict[str, JsonValue] = Field(default_factory=dict)
+
+
 class PredictResult(WireModel):
     outputs: dict[str, JsonValue]
     attempts: int
@@ -117,4 +123,48 @@ class PredictResult(WireModel):
         """As every result, but `cost` is always there: null until pricing is known."""
         wire = super().to_wire()
         wire["cost"] = self.cost
+        return wire
+
+
+MAX_BATCH_ITEMS = 10_000
+
+
+class PredictBatchParams(PredictOptions):
+    """One signature run on many inputs, `concurrency` at a time; each item is answered in
+    its place, a failed item does not stop the others."""
+
+    inputs: list[dict[str, JsonValue]] = Field(
+        min_length=1, max_length=MAX_BATCH_ITEMS, description="One inputs object per item."
+    )
+    concurrency: int = Field(default=4, ge=1, le=32, description="Items in flight at once.")
+    work_done_token: int | str | None = Field(
+        default=None,
+        description="Work-done progress (`$/progress` begin/report/end) on this token; "
+        "`window/workDoneProgress/cancel` stops the batch and answers what is done.",
+    )
+
+
+class PredictBatchItem(WireModel):
+    """One item's answer: `result`, or `error` (ErrorData; kind `cancelled` for items the
+    batch did not run because it was cancelled)."""
+
+    index: int
+    result: PredictResult | None = None
+    error: ErrorData | None = None
+
+
+class PredictBatchResult(WireModel):
+    items: list[PredictBatchItem] = Field(description="In input order.")
+    succeeded: int
+    failed: int
+    cancelled: bool = Field(
+        default=False, description="The batch was stopped by `window/workDoneProgress/cancel`."
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """As every result, but each item's `cost` is there as in `dspex/predict`."""
+        wire = super().to_wire()
+        for item, out in zip(self.items, wire["items"], strict=True):
+            if item.result is not None:
+                out["result"]["cost"] = item.result.cost
         return wire

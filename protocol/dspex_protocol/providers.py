@@ -10,7 +10,15 @@ from ._base import WireModel
 from .stats import CircuitInfo
 
 WireFormat = Literal[
-    "openai_compat", "anthropic", "gemini", "ollama", "bedrock", "llama", "local", "mock"
+    "openai_compat",
+    "openai_responses",
+    "anthropic",
+    "gemini",
+    "ollama",
+    "bedrock",
+    "llama",
+    "local",
+    "mock",
 ]
 
 

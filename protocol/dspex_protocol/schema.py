@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ERROR_CODES, ErrorData
 from .initialize import PROTOCOL_VERSION
-from .methods import METHODS
+from .methods import COMMANDS, METHODS
 
 
 def method_schemas() -> dict[str, Any]:
@@ -65,6 +65,26 @@ def markdown() -> str:
     lines += [f"| `{name}` | {spec.summary} |" for name, spec in METHODS.items()]
     lines += [
         "",
+        "## Commands (`workspace/executeCommand`)",
+        "",
+        "Advertised in `executeCommandProvider`; `arguments` is a one-element list; "
+        "`$/cancelRequest` on the request stops the command.",
+        "",
+        "| command | summary |",
+        "|---|---|",
+    ]
+    lines += [f"| `{c.name}` | {c.summary} |" for c in COMMANDS]
+    lines += [
+        "",
+        "## Work-done progress",
+        "",
+        "`dspex/predict/batch`, `dspex/index/add` and `dspex/analytics/compare` (over the logged "
+        "history) report `$/progress` begin / report (percentage) / end on the request's "
+        "`workDoneToken`, or on a token the daemon creates with `window/workDoneProgress/create` "
+        "when the client declares `window.workDoneProgress` and the work is long. "
+        "`window/workDoneProgress/cancel` stops the work: a batch answers the items done (the "
+        "rest `cancelled`), the others end with -32800 and change nothing.",
+        "",
         "## Errors",
         "",
         "Every failure is a JSON-RPC error whose `data` is ErrorData.",
@@ -91,6 +111,19 @@ def markdown() -> str:
         ]
         if "partialResult" in entry:
             lines += ["### Partial result (`$/progress` value)", "", _fence(entry["partialResult"])]
+    for command in COMMANDS:
+        lines += [
+            f"## Command `{command.name}`",
+            "",
+            command.summary,
+            "",
+            "### Argument",
+            "",
+            _fence(command.argument.model_json_schema(by_alias=True)),
+            "### Result",
+            "",
+            _fence(command.result.model_json_schema(by_alias=True, mode="serialization")),
+        ]
     return "\n".join(lines)
 
 

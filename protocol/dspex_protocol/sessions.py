@@ -10,7 +10,6 @@ from pydantic import Field, model_validator
 from ._base import WireModel
 from .chat import (
     ChatResult,
-    ContentPart,
     FailoverCause,
     FallbackTarget,
     FinishReason,
@@ -20,6 +19,7 @@ from .chat import (
     ToolDefinition,
     Usage,
 )
+from .content import ContentPart
 from .cost import Cost, CostTotal
 
 SESSION_EXPORT_VERSION = 1
@@ -62,6 +62,8 @@ class SessionMessage(Message):
             name=self.name,
             tool_calls=self.tool_calls,
             tool_call_id=self.tool_call_id,
+            parts=self.parts,
+            cache_control=self.cache_control,
         )
 
 

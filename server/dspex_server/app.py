@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import json
 import logging
 import sys
@@ -66,6 +67,8 @@ class DspexProtocol(LanguageServerProtocol):
         self.exit_code: int | None = None
         self.shutdown_requested = False
         self.shutdown_id: Any = None
+        # Running command handlers by the id of their `workspace/executeCommand` request.
+        self.command_tasks: dict[Any, asyncio.Task[Any]] = {}
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(
@@ -81,6 +84,39 @@ class DspexProtocol(LanguageServerProtocol):
             commands.commands = known + [c for c in COMMAND_NAMES if c not in known]
         editor_capabilities(result.capabilities)
         return result
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
+        """pygls runs a command as a task of its own, filed under a fresh uuid that is never
+        removed, and `$/cancelRequest` answers -32800 without stopping it. Here the task is
+        known by the request's id (so a cancel stops it: no provider call goes on unseen)
+        and removed when done."""
+        inner = super().lsp_workspace__execute_command(params)
+        handler, args, kwargs = next(inner)  # an unknown command raises InvalidParams here
+        msg_id = self._ctx_msg_id.get()
+        futures, tasks = self._request_futures, self.command_tasks
+
+        async def run() -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            tasks[msg_id] = task
+            try:
+                result = handler(*args, **kwargs)
+                return await result if inspect.isawaitable(result) else result
+            finally:
+                tasks.pop(msg_id, None)
+                for key in [k for k, f in futures.items() if f is task]:  # type: ignore[comparison-overlap]
+                    del futures[key]
+
+        return (yield run, (), {})
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        super()._handle_cancel_notification(msg_id)
+        task = self.command_tasks.pop(msg_id, None)
+        if task is not None:
+            task.cancel()
 
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
@@ -200,6 +236,8 @@ class DspexServer(LanguageServer):
         self.loader: Callable[[DspexServer], Services] | None = None
         self.services: Services | None = None
         self._on_initialize_task: asyncio.Future[Any] | None = None
+        # Work-done progress in flight: token → what `window/workDoneProgress/cancel` does.
+        self.progress_cancel: dict[int | str, Callable[[], None]] = {}
 
     @property
     def loaded(self) -> bool:

@@ -7,6 +7,7 @@ and the previous configuration stays in force: bad config never crashes the daem
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -172,7 +173,7 @@ def _check(data: Mapping[str, Any]) -> tuple[Settings, list[Issue]]:
         return Settings(), [Issue(("providers",), "must be a table of providers")]
     issues: list[Issue] = []
     providers: dict[str, ProviderSettings] = {}
-    for name, block in raw_providers.items():
+    for name in raw_providers:
         spec = PROVIDER_BY_NAME.get(name)
         if spec is None:
             issues.append(
@@ -182,9 +183,16 @@ def _check(data: Mapping[str, Any]) -> tuple[Settings, list[Issue]]:
             )
             continue
         try:
-            providers[name] = spec.settings_cls.model_validate(block or {})
+            providers[name] = spec.settings_cls.model_validate(_inherited(spec, raw_providers))
         except ValidationError as exc:
             issues += [_issue(("providers", name), e) for e in exc.errors()]
+    for spec in PROVIDERS:  # a row that is another API of a configured provider
+        if spec.api_of in providers and spec.name not in providers:
+            # A bad inherited setting is reported on the provider's own block.
+            with contextlib.suppress(ValidationError):
+                providers[spec.name] = spec.settings_cls.model_validate(
+                    _inherited(spec, raw_providers)
+                )
     top = {k: v for k, v in data.items() if k != "providers"}
     try:
         settings = Settings.model_validate(top)
@@ -202,6 +210,18 @@ def _check(data: Mapping[str, Any]) -> tuple[Settings, list[Issue]]:
     settings.providers = providers
     issues += route_issues(settings.routes, PROVIDER_BY_NAME)
     return settings, issues
+
+
+def _inherited(spec: ProviderSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's settings block: its own, over the settings of the provider it is another
+    API of (those that its settings class has)."""
+    own = dict(raw.get(spec.name) or {})
+    if spec.api_of is None or not isinstance(raw.get(spec.api_of), Mapping):
+        return own
+    fields = spec.settings_cls.model_fields
+    known = {n for f, info in fields.items() for n in (f, info.alias) if n}
+    base = {k: v for k, v in raw[spec.api_of].items() if k in known}
+    return {**base, **own}
 
 
 def _issue(prefix: Loc, error: Any) -> Issue:

@@ -20,13 +20,25 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dspex_protocol import ErrorKind, ImagePart, Message, TextPart, ToolDefinition
+from dspex_protocol import (
+    ErrorKind,
+    ImagePart,
+    Message,
+    ReasoningPart,
+    RefusalPart,
+    ServerToolPart,
+    TextPart,
+    ToolDefinition,
+)
 
 from .errors import DspexError
 
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD = 4
 IMAGE_TOKENS = 85
+# Inline documents and audio, by their base64 size: a PDF page is ~1,500-3,000 tokens for
+# ~50-100 kB; a rough bound that keeps the context check from ignoring them.
+INLINE_BYTES_PER_TOKEN = 32
 REQUEST_OVERHEAD = 3
 
 
@@ -37,13 +49,21 @@ def _chars_to_tokens(chars: int) -> int:
 def estimate_message_tokens(message: Message) -> int:
     tokens = MESSAGE_OVERHEAD
     content = message.content
-    if isinstance(content, str):
+    if isinstance(content, str) and message.parts is None:
         tokens += _chars_to_tokens(len(content))
-    elif content is not None:
-        for part in content:
-            if isinstance(part, TextPart):
+    else:
+        for part in message.content_parts():
+            if isinstance(part, TextPart | RefusalPart):
                 tokens += _chars_to_tokens(len(part.text))
+            elif isinstance(part, ReasoningPart):
+                tokens += _chars_to_tokens(len(part.text or "") + len(part.data or ""))
+            elif isinstance(part, ServerToolPart):
+                tokens += _chars_to_tokens(len(json.dumps([part.input, part.output])))
             elif isinstance(part, ImagePart):
+                tokens += IMAGE_TOKENS
+            elif part.data is not None:  # documents and audio: by their size
+                tokens += max(IMAGE_TOKENS, len(part.data) // INLINE_BYTES_PER_TOKEN)
+            else:
                 tokens += IMAGE_TOKENS
     for call in message.tool_calls or ():
         tokens += _chars_to_tokens(len(call.name) + len(json.dumps(call.arguments)))

@@ -3,7 +3,8 @@
 genai-prices takes ~0.9 s to import, so it is loaded on a worker thread the first time a
 price is needed, never on the daemon's start-up path. Usage semantics follow Chat
 Completions: `promptTokens` includes `cachedTokens`, `completionTokens` includes
-`reasoningTokens`; genai-prices prices the cached part at its cache-read price.
+`reasoningTokens`; genai-prices prices the cached part at its cache-read price and the
+`cacheWriteTokens` part at its cache-write price.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # free per token; any other provider without a row has unknown prices (cost: null).
 PRICES_PROVIDER: dict[str, str] = {
     "openai": "openai",
+    "openai-responses": "openai",
     "anthropic": "anthropic",
     "gemini": "google",
     "groq": "groq",
@@ -125,6 +127,7 @@ class PriceBook:
             usage.completion_tokens,
             usage.cached_tokens or 0,
             usage.reasoning_tokens or 0,
+            usage.cache_write_tokens or 0,
         )
         day = datetime.now(tz=UTC).date()
         for model in dict.fromkeys(models):
@@ -156,7 +159,7 @@ class PriceBook:
 
 @lru_cache(maxsize=4096)
 def _calc_price(
-    provider_id: str, model: str, counts: tuple[int, int, int, int], day: date
+    provider_id: str, model: str, counts: tuple[int, int, int, int, int], day: date
 ) -> tuple[float, float, float]:
     """genai-prices' (input, output, total) for these token counts. A calculation costs
     ~1 ms of CPU; it is a pure function of its arguments on a given day (prices change by
@@ -164,10 +167,12 @@ def _calc_price(
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
 
-    prompt, completion, cached, reasoning = counts
+    prompt, completion, cached, reasoning, cache_write = counts
     values = {"input_tokens": prompt, "output_tokens": completion}
     if cached:
         values["cache_read_tokens"] = cached
+    if cache_write:  # billed above the input price (Anthropic: 1.25x for 5 minutes)
+        values["cache_write_tokens"] = cache_write
     if reasoning:
         values["output_reasoning_tokens"] = reasoning
     calc = calc_price(PriceUsage(**values), model, provider_id=provider_id)

@@ -12,26 +12,30 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from dspex_protocol import (
     ChatChunk,
     ChatParams,
     ChatResult,
-    Choice,
     EmbedParams,
     EmbedResult,
-    EmbedUsage,
     ErrorKind,
     Message,
     Usage,
 )
 
 from .accounting import Accounting, ChatPlan
-from .chat_request import add_usage, interrupted, provider_request
+from .chat_request import (
+    add_usage,
+    can_continue,
+    choices,
+    fit_request,
+    interrupted,
+    provider_request,
+)
 from .config import ConfigStore
-from .embedding import check_embeddings, resolve_embedder
+from .embedding import resolve_embedder, run_embed
 from .errors import DspexError, scrub_error
 from .providers.base import (
     Adapter,
@@ -49,6 +53,7 @@ from .reliability.gate import GateRegistry
 from .reliability.idempotency import idempotency, new_idempotency_key
 from .reliability.retry import backoff_ms, retry_delay_ms
 from .reliability.streams import garbage_stream, malformed_notice, stream_idle_s
+from .run_state import RunState
 from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
 log = logging.getLogger(__name__)
@@ -74,24 +79,6 @@ R = TypeVar("R", ProviderRequest, EmbedRequest)
 
 
 ASSISTANT_PREFILL = "assistant_prefill"
-
-
-@dataclass
-class _Run:
-    """What one request's attempts share: whether the client has seen a streamed byte
-    (then no retry), the deadline, counts for telemetry, and an interrupted stream's error."""
-
-    deadline: float | None = None
-    attempts: int = 0
-    chunks: int = 0
-    sent: bool = False
-    resumed: bool = False
-    acc: StreamAccumulator | None = None
-    error: DspexError | None = None
-    tally: Tally | None = None
-    # The request carries an idempotency key the provider honours (may be re-sent after
-    # the provider answered: reliability/retry.py `may_resend`).
-    idempotent: bool = False
 
 
 class Pipeline:
@@ -167,9 +154,9 @@ class Pipeline:
 
     async def embed(self, params: EmbedParams) -> EmbedResult:
         if self.exchanges is None:
-            return await self._embed(params)
+            return await run_embed(self, params)
         params = with_correlation_id(params)
-        return await recorded(self.exchanges, "embed", params, self._embed(params))
+        return await recorded(self.exchanges, "embed", params, run_embed(self, params))
 
     async def run_target(  # noqa: PLR0915 - resolve, cache, plan, attempts, accounting: one flow
         self,
@@ -203,7 +190,7 @@ class Pipeline:
         )
         started = time.perf_counter()
         streamed = on_chunk is not None
-        run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
+        run = RunState(deadline=None if request.timeout_s is None else started + request.timeout_s)
         run.tally = tally
         run.idempotent = self.config.settings.provider(provider).idempotency_header is not None
 
@@ -249,7 +236,8 @@ class Pipeline:
             )
         )
         try:
-            adapter = await self.registry.get(provider)
+            adapter = await self.registry.get(provider, model)
+            request = fit_request(adapter, request)
             async with asyncio.timeout(request.timeout_s):
                 if on_chunk is None:
                     response = await self._attempts(provider, request, run, adapter.chat)
@@ -305,9 +293,7 @@ class Pipeline:
             cost_usd=cost.total if cost is not None and cost.currency == "USD" else None,
         )
         result = ChatResult(
-            choices=[
-                Choice(index=0, message=response.message, finish_reason=response.finish_reason)
-            ],
+            choices=choices(response, adapter.name),
             usage=response.usage,
             provider=provider,
             model=response.model,
@@ -318,13 +304,14 @@ class Pipeline:
             cost=cost,
             cost_unavailable_reason=no_cost,
             truncation=plan.truncation,
+            response_id=response.response_id,
         )
         if cache_key is not None and self.chat_cache is not None:
             self.chat_cache.store(cache_key, result)
         return result
 
     def _run_error(
-        self, run: _Run, provider: str, model: str, correlation_id: str
+        self, run: RunState, provider: str, model: str, correlation_id: str
     ) -> dict[str, object] | None:
         """The ErrorData of what interrupted a stream whose partial answer is returned."""
         if run.error is None:
@@ -357,7 +344,7 @@ class Pipeline:
         self,
         provider: str,
         request: R,
-        run: _Run,
+        run: RunState,
         call: Callable[[R], Awaitable[T]],
     ) -> T:
         """The one retry loop: each attempt passes the (provider, model) circuit breaker and
@@ -444,7 +431,7 @@ class Pipeline:
         request: ProviderRequest,
         correlation_id: str,
         on_chunk: ChunkSink,
-        run: _Run,
+        run: RunState,
         prefix: str | None = None,
     ) -> ProviderResponse:
         """Forward deltas as they arrive. A stream that breaks before anything reached the
@@ -455,7 +442,7 @@ class Pipeline:
         acc = run.acc = StreamAccumulator(request.model)
         base = request.messages
         if prefix:
-            acc.text.append(prefix)
+            acc.add_text(prefix)
             request = dataclasses.replace(
                 request, messages=[*base, Message(role="assistant", content=prefix)]
             )
@@ -467,7 +454,7 @@ class Pipeline:
                 if garbage is not None:
                     raise garbage from None
                 raise
-            if self._can_resume(adapter, exc, acc):
+            if can_continue(request) and self._can_resume(adapter, exc, acc):
                 run.resumed = True
                 first_usage = acc.usage
                 resumed = Message(role="assistant", content=acc.partial_text)
@@ -492,7 +479,7 @@ class Pipeline:
         request: ProviderRequest,
         correlation_id: str,
         on_chunk: ChunkSink,
-        run: _Run,
+        run: RunState,
         acc: StreamAccumulator,
     ) -> None:
         stream = adapter.stream(request)
@@ -501,7 +488,9 @@ class Pipeline:
                 acc.add(part)
                 run.chunks += 1
                 if part.delta is not None:
-                    on_chunk(ChatChunk(correlation_id=correlation_id, delta=part.delta))
+                    on_chunk(
+                        ChatChunk(correlation_id=correlation_id, index=part.index, delta=part.delta)
+                    )
                     run.sent = True
         finally:
             # Closing the generator closes the provider's HTTP stream, also on cancel.
@@ -524,83 +513,3 @@ class Pipeline:
 
     def resolve_embedder(self, params: EmbedParams) -> tuple[str, str, list[str]]:
         return resolve_embedder(self.config, self.registry, params)
-
-    async def _embed(self, params: EmbedParams) -> EmbedResult:
-        correlation_id = params.correlation_id or new_correlation_id()
-        try:
-            provider, model, notices = self.resolve_embedder(params)
-        except DspexError as exc:
-            exc.correlation_id = correlation_id
-            raise
-        request = EmbedRequest(
-            model=model,
-            inputs=params.inputs,
-            dimensions=params.dimensions,
-            input_type=params.input_type,
-            timeout_s=params.timeout_ms / 1000 if params.timeout_ms else None,
-        )
-        started = time.perf_counter()
-        run = _Run(deadline=None if request.timeout_s is None else started + request.timeout_s)
-
-        def stop(kind: ErrorKind | None, tokens: int = 0) -> float:
-            latency_ms = (time.perf_counter() - started) * 1000
-            usage = Usage(prompt_tokens=tokens, total_tokens=tokens) if kind is None else None
-            self.events.publish(
-                RequestEvent(
-                    "stop",
-                    "embed",
-                    correlation_id,
-                    provider,
-                    model,
-                    duration_ms=latency_ms,
-                    success=kind is None,
-                    error_kind=kind,
-                    usage=usage,
-                    attempts=run.attempts,
-                )
-            )
-            return latency_ms
-
-        self.events.publish(RequestEvent("start", "embed", correlation_id, provider, model))
-        try:
-            adapter = await self.registry.get(provider)
-            async with asyncio.timeout(request.timeout_s):
-                response = await self._attempts(provider, request, run, adapter.embed)
-        except DspexError as exc:
-            exc.provider = exc.provider or provider
-            exc.model = exc.model or model
-            exc.correlation_id = correlation_id
-            self.scrub(exc)
-            stop(exc.kind)
-            raise
-        except asyncio.CancelledError:
-            stop(ErrorKind.CANCELLED)
-            raise
-        except TimeoutError:
-            stop(ErrorKind.TIMEOUT)
-            raise DspexError(
-                ErrorKind.TIMEOUT,
-                f"no answer within timeoutMs={params.timeout_ms}",
-                provider=provider,
-                model=model,
-                correlation_id=correlation_id,
-            ) from None
-        try:
-            dimensions = check_embeddings(response.embeddings, len(params.inputs))
-        except DspexError as exc:
-            exc.provider, exc.model, exc.correlation_id = provider, model, correlation_id
-            stop(exc.kind)
-            raise
-        latency_ms = stop(None, response.prompt_tokens)
-        return EmbedResult(
-            embeddings=response.embeddings,
-            model=response.model,
-            provider=provider,
-            dimensions=dimensions,
-            usage=EmbedUsage(
-                prompt_tokens=response.prompt_tokens, total_tokens=response.prompt_tokens
-            ),
-            correlation_id=correlation_id,
-            latency_ms=round(latency_ms, 3),
-            notices=notices or None,
-        )

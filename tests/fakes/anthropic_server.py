@@ -1,25 +1,32 @@
-"""A fake Anthropic Messages API (documented request checks, message body, SSE event
-sequence, error bodies, models list)."""
+"""A fake Anthropic Messages API (documented request checks, message body with thinking,
+server-tool and cache usage fields, SSE event sequence, error bodies, models list)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from aiohttp import web
 
+from .anthropic_checks import betas, check_request
 from .base import (
+    Block,
     FakeProvider,
     HttpError,
+    Refusal,
     Reply,
+    ServerTool,
     StreamErrorEvent,
     StreamWire,
+    Thinking,
     TruncatedStream,
     split_text,
     sse_event,
 )
 
 REQUEST_ID = "req_011CFakeAnthropic"
+MCP_RESULT = "mcp_tool_result"
 
 
 def anthropic_error(
@@ -42,6 +49,16 @@ class FakeAnthropic(FakeProvider):
 
     def __init__(self, api_key: str | None = "sk-ant-test-fake-key") -> None:
         super().__init__(api_key)
+        # Thinking signatures (and redacted data) this fake issued -> the text they sign:
+        # the API accepts only its own, unchanged.
+        self.signatures: dict[str, str] = {}
+        # Raw blocks of a type this fake does not model, put before the next answer's
+        # content (as a later API version might send them).
+        self.unknown_blocks: list[dict[str, Any]] = []
+
+    def reset(self) -> None:
+        super().reset()
+        self.unknown_blocks = []
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/messages", self.messages), web.get("/v1/models", self.models)]
@@ -88,6 +105,9 @@ class FakeAnthropic(FakeProvider):
             return self.error_response(
                 anthropic_error(400, "invalid_request_error", "max_tokens: Field required")
             )
+        problem = check_request(body, betas(request.headers), self.signatures)
+        if problem is not None:
+            return self.error_response(anthropic_error(400, "invalid_request_error", problem))
         behaviour = self.next_behaviour(Reply(text=self._echo(body)))
         canned = self.canned(behaviour)
         if canned is not None:
@@ -117,17 +137,77 @@ class FakeAnthropic(FakeProvider):
 
     @staticmethod
     def _stop_reason(reply: Reply) -> str:
-        return reply.finish_reason or ("tool_use" if reply.tool_calls else "end_turn")
+        if reply.finish_reason:
+            return reply.finish_reason
+        if any(isinstance(b, Refusal) for b in reply.blocks):
+            return "refusal"
+        return "tool_use" if reply.tool_calls else "end_turn"
 
     @staticmethod
     def _usage(reply: Reply, output: int | None = None) -> dict[str, Any]:
+        write = reply.cache_write_tokens or 0
         return {
             "input_tokens": reply.prompt_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 3,
+            "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": 3 if reply.cached_tokens is None else reply.cached_tokens,
+            "cache_creation": {"ephemeral_5m_input_tokens": write, "ephemeral_1h_input_tokens": 0},
             "output_tokens": reply.completion_tokens if output is None else output,
             "service_tier": "standard",
         }
+
+    def sign(self, text: str) -> str:
+        signature = "EqQBCkYIBRgC" + hashlib.sha256(text.encode()).hexdigest()[:40]
+        self.signatures[signature] = text
+        return signature
+
+    def _block(self, item: Block, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """One item of Reply.blocks as the API's content blocks."""
+        if isinstance(item, str):
+            return [{"type": "text", "text": item}] if item else []
+        if isinstance(item, Refusal):  # the stop reason says it; the text is what came
+            return [{"type": "text", "text": item.text}] if item.text else []
+        if isinstance(item, Thinking):
+            if item.redacted is not None:
+                self.signatures[item.redacted] = ""
+                return [{"type": "redacted_thinking", "data": item.redacted}]
+            signature = item.signature or self.sign(item.text)
+            self.signatures[signature] = item.text
+            return [{"type": "thinking", "thinking": item.text, "signature": signature}]
+        return self._server_tool(item, body)
+
+    @staticmethod
+    def _server_tool(tool: ServerTool, body: dict[str, Any]) -> list[dict[str, Any]]:
+        mcp = tool.result_type == MCP_RESULT
+        use: dict[str, Any] = {
+            "type": "mcp_tool_use" if mcp else "server_tool_use",
+            "id": tool.id,
+            "name": tool.name,
+            "input": tool.input,
+        }
+        if mcp:
+            servers = body.get("mcp_servers") or [{"name": "mcp"}]
+            use["server_name"] = servers[0]["name"]
+        if tool.output is None and tool.result_type is None:
+            return [use]  # the turn paused before the result (pause_turn)
+        result: dict[str, Any] = {
+            "type": tool.result_type or f"{tool.name}_tool_result",
+            "tool_use_id": tool.id,
+            "content": tool.output,
+        }
+        if mcp:
+            result["is_error"] = False
+        return [use, result]
+
+    def content(self, body: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
+        items: list[Block] = list(reply.blocks) or ([reply.text] if reply.text else [])
+        blocks = [dict(b) for b in self.unknown_blocks]
+        for item in items:
+            blocks += self._block(item, body)
+        blocks += [
+            {"type": "tool_use", "id": c["id"], "name": c["name"], "input": c["arguments"]}
+            for c in reply.tool_calls
+        ]
+        return blocks
 
     def _message_head(self, body: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -138,16 +218,9 @@ class FakeAnthropic(FakeProvider):
         }
 
     def message(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        content: list[dict[str, Any]] = []
-        if reply.text:
-            content.append({"type": "text", "text": reply.text})
-        content += [
-            {"type": "tool_use", "id": c["id"], "name": c["name"], "input": c["arguments"]}
-            for c in reply.tool_calls
-        ]
         return {
             **self._message_head(body),
-            "content": content,
+            "content": self.content(body, reply),
             "stop_reason": self._stop_reason(reply),
             "stop_sequence": None,
             "usage": self._usage(reply),
@@ -192,32 +265,41 @@ class FakeAnthropic(FakeProvider):
         return events
 
     @staticmethod
-    def _tool_events(index: int, call: dict[str, Any]) -> list[bytes]:
-        args = json.dumps(call["arguments"])
-        half = len(args) // 2
-        start = {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}
-        events = [
-            sse_event(
-                {"type": "content_block_start", "index": index, "content_block": start},
-                "content_block_start",
-            )
+    def _event(index: int, kind: str, payload: dict[str, Any]) -> bytes:
+        key = "content_block" if kind == "content_block_start" else "delta"
+        data: dict[str, Any] = {"type": kind, "index": index}
+        if kind != "content_block_stop":
+            data[key] = payload
+        return sse_event(data, kind)
+
+    def _block_events(self, index: int, block: dict[str, Any]) -> list[bytes]:
+        """One content block as the documented events: start (empty text, thinking or
+        input), its deltas, stop. Result and redacted blocks come whole in their start."""
+        kind = block["type"]
+        start, deltas = block, []
+        if kind == "text":
+            start = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": p} for p in split_text(block["text"])]
+        elif kind == "thinking":
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            pieces = split_text(block["thinking"])
+            deltas = [{"type": "thinking_delta", "thinking": p} for p in pieces]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        elif kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
+            start = {**block, "input": {}}
+            # The API's first input_json_delta is often empty; the rest are JSON fragments.
+            args = json.dumps(block["input"])
+            third = max(1, len(args) // 3)
+            thirds = (args[:third], args[third : 2 * third], args[2 * third :])
+            pieces = ["", *(p for p in thirds if p)]
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces]
+        elif kind not in ("redacted_thinking",) and not kind.endswith("_tool_result"):
+            deltas = [{"type": f"{kind}_delta", "content": "an unknown delta"}]
+        return [
+            self._event(index, "content_block_start", start),
+            *(self._event(index, "content_block_delta", d) for d in deltas),
+            self._event(index, "content_block_stop", {}),
         ]
-        # The API's first input_json_delta is often empty; the rest are JSON fragments.
-        events += [
-            sse_event(
-                {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "input_json_delta", "partial_json": frag},
-                },
-                "content_block_delta",
-            )
-            for frag in ("", args[:half], args[half:])
-        ]
-        events.append(
-            sse_event({"type": "content_block_stop", "index": index}, "content_block_stop")
-        )
-        return events
 
     def wire(self, body: dict[str, Any]) -> StreamWire:
         def finish(reply: Reply) -> list[bytes]:
@@ -246,19 +328,14 @@ class FakeAnthropic(FakeProvider):
     ) -> web.StreamResponse:
         response = await self.open_sse(request, {"request-id": REQUEST_ID})
         events = self._start_events(body, reply)
-        index = 0
-        if reply.text:
-            events += self._text_events(0, split_text(reply.text))
-            events.append(
-                sse_event({"type": "content_block_stop", "index": 0}, "content_block_stop")
-            )
-            index = 1
-        for offset, call in enumerate(reply.tool_calls):
-            events += self._tool_events(index + offset, call)
+        for index, block in enumerate(self.content(body, reply)):
+            events += self._block_events(index, block)
+        usage = self._usage(reply)
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": self._stop_reason(reply), "stop_sequence": None},
-            "usage": {"output_tokens": reply.completion_tokens},
+            # Cumulative counts: output, and (on current models) the input side again.
+            "usage": {k: v for k, v in usage.items() if k != "service_tier"},
         }
         events.append(sse_event(delta, "message_delta"))
         events.append(sse_event({"type": "message_stop"}, "message_stop"))

@@ -15,8 +15,40 @@ from multidict import CIMultiDict
 
 
 @dataclass
+class Thinking:
+    """A reasoning block of an answer: its text (or summary), the signature the provider
+    sends with it, or opaque `redacted` data instead of text."""
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
+
+
+@dataclass
+class ServerTool:
+    """A tool the provider ran itself: its call (name, input) and its result (output), as
+    the format renders them (`result_type`: the result block's type where it has one)."""
+
+    id: str
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+    output: Any = None
+    result_type: str | None = None
+
+
+@dataclass
+class Refusal:
+    text: str
+
+
+Block = str | Thinking | ServerTool | Refusal
+
+
+@dataclass
 class Reply:
-    """A normal answer. The fake renders it in its own wire format (plain or streamed)."""
+    """A normal answer. The fake renders it in its own wire format (plain or streamed).
+    `blocks`, where given, is the answer's content in order (strings are text) instead
+    of `text`; the tool calls follow it."""
 
     text: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {id, name, arguments}
@@ -24,6 +56,10 @@ class Reply:
     completion_tokens: int = 7
     finish_reason: str | None = None
     delay_s: float = 0.0
+    blocks: list[Block] = field(default_factory=list)
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclass

@@ -9,18 +9,36 @@ request signed over anything but the bytes actually sent is refused, as AWS refu
 
 from __future__ import annotations
 
-import json
 import re
-import struct
 import uuid
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from .base import FakeProvider, HttpError, Reply, StreamWire, TruncatedStream, split_text
+from .base import (
+    FakeProvider,
+    HttpError,
+    Reply,
+    StreamWire,
+    Thinking,
+    TruncatedStream,
+    split_text,
+)
+from .bedrock_checks import Issued, check
+from .bedrock_wire import (
+    content,
+    corrupt,
+    event,
+    exception,
+    stop_reason,
+    stream_frames,
+    text_delta,
+    usage,
+)
 from .embeddings import fake_vector
+
+__all__ = ["AUTH_RE", "FakeBedrock", "StreamException", "bedrock_error", "corrupt", "event"]
 
 AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<akid>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
@@ -49,59 +67,6 @@ def bedrock_error(status: int, name: str, message: str) -> HttpError:
     )
 
 
-def _header(name: str, value: str) -> bytes:
-    raw_name, raw_value = name.encode(), value.encode()
-    # name length, name, value type 7 (string), value length, value
-    return (
-        struct.pack(">B", len(raw_name))
-        + raw_name
-        + b"\x07"
-        + struct.pack(">H", len(raw_value))
-        + raw_value
-    )
-
-
-def frame(headers: dict[str, str], payload: bytes) -> bytes:
-    """One event-stream message: prelude (total length, headers length, prelude CRC32),
-    headers, payload, message CRC32."""
-    encoded = b"".join(_header(k, v) for k, v in headers.items())
-    total = 12 + len(encoded) + len(payload) + 4
-    prelude = struct.pack(">II", total, len(encoded))
-    prelude += struct.pack(">I", zlib.crc32(prelude))
-    message = prelude + encoded + payload
-    return message + struct.pack(">I", zlib.crc32(message))
-
-
-def event(name: str, payload: dict[str, Any]) -> bytes:
-    # AWS pads event payloads with a random-length "p" field against traffic analysis.
-    body = json.dumps({**payload, "p": "abcdefghijklmnopqrstuvwxyzABCDEF"[: 5 + len(name) % 20]})
-    return frame(
-        {":event-type": name, ":content-type": "application/json", ":message-type": "event"},
-        body.encode(),
-    )
-
-
-def _text_delta(text: str) -> bytes:
-    return event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}})
-
-
-def corrupt(message: bytes) -> bytes:
-    """A frame whose prelude is sound but whose message CRC is wrong (bytes damaged in
-    transit): a decoder can skip exactly this frame."""
-    return message[:-4] + struct.pack(">I", (zlib.crc32(message[:-4]) + 1) & 0xFFFFFFFF)
-
-
-def exception(name: str, message: str) -> bytes:
-    return frame(
-        {
-            ":exception-type": name,
-            ":content-type": "application/json",
-            ":message-type": "exception",
-        },
-        json.dumps({"message": message}).encode(),
-    )
-
-
 class FakeBedrock(FakeProvider):
     def __init__(
         self,
@@ -117,6 +82,8 @@ class FakeBedrock(FakeProvider):
         self.session_token = session_token
         self.region = region
         self.signature_failures: list[str] = []
+        self.issued = Issued()  # reasoning signatures sent, checked when they come back
+        self.validation_failures: list[str] = []
 
     def env(self) -> dict[str, str]:
         """The environment a daemon needs to reach this fake with these credentials."""
@@ -222,24 +189,26 @@ class FakeBedrock(FakeProvider):
                     return texts[-1]
         return "ok"
 
-    @staticmethod
-    def _usage(reply: Reply) -> dict[str, int]:
-        return {
-            "inputTokens": reply.prompt_tokens,
-            "outputTokens": reply.completion_tokens,
-            "totalTokens": reply.prompt_tokens + reply.completion_tokens,
-        }
-
-    @staticmethod
-    def _stop(reply: Reply) -> str:
-        return reply.finish_reason or ("tool_use" if reply.tool_calls else "end_turn")
-
     async def _behaviour(self, request: web.Request) -> tuple[Any, Any]:
         body, refused = await self._authorised_body(request)
         if refused is not None:
             return body, refused
+        if request.path.endswith(("/converse", "/converse-stream")):
+            failure = check(body, request.match_info["model_id"], self.issued)
+            if failure is not None:
+                self.validation_failures.append(failure)
+                return body, self.error_response(bedrock_error(400, "ValidationException", failure))
         behaviour = self.next_behaviour(Reply(text=self._echo(body)))
+        if isinstance(behaviour, Reply):
+            self._issue(behaviour)
         return body, self.canned(behaviour) or behaviour
+
+    def _issue(self, reply: Reply) -> None:
+        for block in reply.blocks:
+            if isinstance(block, Thinking) and block.signature is not None:
+                self.issued.signatures.add(block.signature)
+            if isinstance(block, Thinking) and block.redacted is not None:
+                self.issued.redacted.add(block.redacted)
 
     def wire(self) -> StreamWire:
         """ConverseStream: messageStop carries the stop reason, the `metadata` event after
@@ -247,13 +216,13 @@ class FakeBedrock(FakeProvider):
         return StreamWire(
             content_type="application/vnd.amazon.eventstream",
             opener=[event("messageStart", {"role": "assistant"})],
-            delta=_text_delta,
+            delta=text_delta,
             finish=lambda reply: [
                 event("contentBlockStop", {"contentBlockIndex": 0}),
-                event("messageStop", {"stopReason": self._stop(reply)}),
+                event("messageStop", {"stopReason": stop_reason(reply)}),
             ],
-            end=[event("metadata", {"usage": self._usage(Reply()), "metrics": {"latencyMs": 9}})],
-            malformed=corrupt(_text_delta("lost ")),
+            end=[event("metadata", {"usage": usage(Reply()), "metrics": {"latencyMs": 9}})],
+            malformed=corrupt(text_delta("lost ")),
         )
 
     async def converse(self, request: web.Request) -> web.StreamResponse:
@@ -265,24 +234,11 @@ class FakeBedrock(FakeProvider):
             return fault
         behaviour = self.as_reply(behaviour)
         await self.sleep(behaviour.delay_s)
-        content: list[dict[str, Any]] = []
-        if behaviour.text:
-            content.append({"text": behaviour.text})
-        for call in behaviour.tool_calls:
-            content.append(
-                {
-                    "toolUse": {
-                        "toolUseId": call["id"],
-                        "name": call["name"],
-                        "input": call["arguments"],
-                    }
-                }
-            )
         return web.json_response(
             {
-                "output": {"message": {"role": "assistant", "content": content}},
-                "stopReason": self._stop(behaviour),
-                "usage": self._usage(behaviour),
+                "output": {"message": {"role": "assistant", "content": content(behaviour)}},
+                "stopReason": stop_reason(behaviour),
+                "usage": usage(behaviour),
                 "metrics": {"latencyMs": 321},
             },
             headers=self._request_id(),
@@ -304,39 +260,19 @@ class FakeBedrock(FakeProvider):
         await response.write(event("messageStart", {"role": "assistant"}))
         if isinstance(behaviour, TruncatedStream):
             pieces = split_text(behaviour.text, 6)[: behaviour.chunks]
-            return await self.cut_off(request, response, [_text_delta(p) for p in pieces])
+            return await self.cut_off(request, response, [text_delta(p) for p in pieces])
         if isinstance(behaviour, StreamException):
             if behaviour.text:
-                await response.write(_text_delta(behaviour.text))
+                await response.write(text_delta(behaviour.text))
             await response.write(exception(behaviour.name, behaviour.message))
             await response.write_eof()
             return response
         behaviour = self.as_reply(behaviour)
-        index = 0
-        if behaviour.text:
-            for piece in split_text(behaviour.text):
-                await response.write(_text_delta(piece))
-            await response.write(event("contentBlockStop", {"contentBlockIndex": 0}))
-            index = 1
-        for call in behaviour.tool_calls:
-            start = {"toolUse": {"toolUseId": call["id"], "name": call["name"]}}
-            await response.write(
-                event("contentBlockStart", {"contentBlockIndex": index, "start": start})
-            )
-            args = json.dumps(call["arguments"])
-            half = len(args) // 2
-            for fragment in (args[:half], args[half:]):
-                await response.write(
-                    event(
-                        "contentBlockDelta",
-                        {"contentBlockIndex": index, "delta": {"toolUse": {"input": fragment}}},
-                    )
-                )
-            await response.write(event("contentBlockStop", {"contentBlockIndex": index}))
-            index += 1
-        await response.write(event("messageStop", {"stopReason": self._stop(behaviour)}))
+        for data in stream_frames(behaviour):
+            await response.write(data)
+        await response.write(event("messageStop", {"stopReason": stop_reason(behaviour)}))
         await response.write(
-            event("metadata", {"usage": self._usage(behaviour), "metrics": {"latencyMs": 321}})
+            event("metadata", {"usage": usage(behaviour), "metrics": {"latencyMs": 321}})
         )
         await response.write_eof()
         return response

@@ -1,5 +1,7 @@
 """A fake Gemini API (v1beta): generateContent, streamGenerateContent (SSE with
-`alt=sse`, a JSON array without), batchEmbedContents, models list, google.rpc errors."""
+`alt=sse`, a JSON array without), batchEmbedContents, models list, google.rpc errors.
+Requests are checked as the API checks them (gemini_checks); answers are rendered by
+gemini_render."""
 
 from __future__ import annotations
 
@@ -18,21 +20,18 @@ from .base import (
     split_text,
     sse_event,
 )
+from .gemini_checks import gemini_error, request_error
+from .gemini_render import (
+    FAKE_SIGNATURE,
+    Options,
+    Rendered,
+    candidate,
+    candidate_reply,
+    chunked,
+    render,
+)
 
-FAKE_SIGNATURE = "CiQB0e2Kb3FakeThoughtSignature=="
-
-
-def gemini_error(
-    code: int,
-    status: str,
-    message: str,
-    details: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> HttpError:
-    err: dict[str, Any] = {"code": code, "message": message, "status": status}
-    if details:
-        err["details"] = details
-    return HttpError(code, {"error": err}, headers or {})
+__all__ = ["FAKE_SIGNATURE", "FakeGemini", "fake_vector", "gemini_error", "invalid_key_error"]
 
 
 def invalid_key_error() -> HttpError:
@@ -113,6 +112,9 @@ class FakeGemini(FakeProvider):
             return self.embed(model, body)
         if verb not in ("generateContent", "streamGenerateContent"):
             return self.error_response(gemini_error(404, "NOT_FOUND", f"unknown method {verb}"))
+        invalid = request_error(model, body)
+        if invalid is not None:
+            return self.error_response(invalid)
         behaviour = self.next_behaviour(Reply(text=self._echo(body)))
         canned = self.canned(behaviour)
         if canned is not None:
@@ -125,9 +127,10 @@ class FakeGemini(FakeProvider):
             return fault
         behaviour = self.as_reply(behaviour)
         await self.sleep(behaviour.delay_s)
+        options = Options.of(body)
         if verb == "generateContent":
-            return web.json_response(self.response(model, behaviour))
-        chunks = self.chunks(model, behaviour)
+            return web.json_response(self.response(model, behaviour, options))
+        chunks = self.chunks(model, behaviour, options)
         if request.query.get("alt") != "sse":
             # Without alt=sse the API answers one JSON array of all chunks.
             return web.json_response(chunks)
@@ -148,24 +151,15 @@ class FakeGemini(FakeProvider):
     @staticmethod
     def _usage(reply: Reply, candidates: int | None = None) -> dict[str, Any]:
         out = reply.completion_tokens if candidates is None else candidates
+        thoughts = 5 if reply.reasoning_tokens is None else reply.reasoning_tokens
         return {
             "promptTokenCount": reply.prompt_tokens,
             "candidatesTokenCount": out,
-            "totalTokenCount": reply.prompt_tokens + out + 5,
-            "cachedContentTokenCount": 2,
-            "thoughtsTokenCount": 5,
+            "totalTokenCount": reply.prompt_tokens + out + thoughts,
+            "cachedContentTokenCount": 2 if reply.cached_tokens is None else reply.cached_tokens,
+            "thoughtsTokenCount": thoughts,
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": reply.prompt_tokens}],
         }
-
-    @staticmethod
-    def _call_parts(reply: Reply) -> list[dict[str, Any]]:
-        # Gemini 2.5 sends no call id; the first call of a step carries the signature.
-        parts = [
-            {"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in reply.tool_calls
-        ]
-        if parts:
-            parts[0]["thoughtSignature"] = FAKE_SIGNATURE
-        return parts
 
     @staticmethod
     def _chunk(
@@ -174,35 +168,47 @@ class FakeGemini(FakeProvider):
         usage: dict[str, Any],
         finish: str | None = None,
     ) -> dict[str, Any]:
-        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
-        if finish:
-            candidate["finishReason"] = finish
+        return FakeGemini._payload(
+            model, [candidate(Rendered(parts=parts), 0, finish, Options())], usage
+        )
+
+    @staticmethod
+    def _payload(
+        model: str, candidates: list[dict[str, Any]], usage: dict[str, Any]
+    ) -> dict[str, Any]:
         return {
-            "candidates": [candidate],
+            "candidates": candidates,
             "usageMetadata": usage,
             "modelVersion": model,
             "responseId": "fakeGeminiResponseId",
         }
 
-    def response(self, model: str, reply: Reply) -> dict[str, Any]:
-        parts: list[dict[str, Any]] = [{"text": reply.text}] if reply.text else []
-        parts += self._call_parts(reply)
-        return self._chunk(model, parts, self._usage(reply), reply.finish_reason or "STOP")
-
-    def chunks(self, model: str, reply: Reply) -> list[dict[str, Any]]:
-        pieces = split_text(reply.text or "")
-        chunks = [
-            self._chunk(model, [{"text": piece}], self._usage(reply, candidates=n + 1))
-            for n, piece in enumerate(pieces)
+    def response(self, model: str, reply: Reply, options: Options) -> dict[str, Any]:
+        finish = reply.finish_reason or "STOP"
+        candidates = [
+            candidate(render(candidate_reply(reply, i)), i, finish, options)
+            for i in range(options.candidates)
         ]
-        if reply.tool_calls:
-            chunks.append(self._chunk(model, self._call_parts(reply), self._usage(reply)))
-        if chunks:  # the last chunk carries the finish reason and the final usage
-            chunks[-1]["candidates"][0]["finishReason"] = reply.finish_reason or "STOP"
-            chunks[-1]["usageMetadata"] = self._usage(reply)
-        else:
-            chunks.append(self._chunk(model, [], self._usage(reply), "STOP"))
-        return chunks
+        return self._payload(model, candidates, self._usage(reply))
+
+    def chunks(self, model: str, reply: Reply, options: Options) -> list[dict[str, Any]]:
+        """Each candidate in chunks (several candidates: their chunks side by side); the
+        last chunk of each carries its finish reason, the last chunk the final usage."""
+        finish = reply.finish_reason or "STOP"
+        per_candidate = [
+            chunked(render(candidate_reply(reply, i))) for i in range(options.candidates)
+        ]
+        total = max(len(c) for c in per_candidate)
+        payloads = []
+        for step in range(total):
+            entries = [
+                candidate(chunks[step], i, finish if step == len(chunks) - 1 else None, options)
+                for i, chunks in enumerate(per_candidate)
+                if step < len(chunks)
+            ]
+            usage = self._usage(reply) if step == total - 1 else self._usage(reply, step + 1)
+            payloads.append(self._payload(model, entries, usage))
+        return payloads
 
     def wire(self, model: str) -> StreamWire:
         """Gemini's stream has no terminal event: the last chunk carries the finishReason

@@ -10,8 +10,21 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import FakeProvider, HttpError, Reply, StreamWire, TruncatedStream, split_text
+from .base import (
+    FakeProvider,
+    HttpError,
+    Refusal,
+    Reply,
+    ServerTool,
+    StreamWire,
+    Thinking,
+    TruncatedStream,
+    split_text,
+)
+from .chat_completions import blocks_of, token_logprobs
 from .embeddings import fake_vector
+
+THINK_LEVELS = ("low", "medium", "high")
 
 
 @dataclass
@@ -90,6 +103,9 @@ class FakeOllama(FakeProvider):
         body = await self.record(request)
         last_user = next((m for m in reversed(body["messages"]) if m["role"] == "user"), None)
         behaviour = self.next_behaviour(Reply(text=last_user["content"] if last_user else "ok"))
+        problem = _bad_request(body)
+        if problem is not None:
+            return self.error_response(ollama_error(400, problem))
         canned = self.canned(behaviour)
         if canned is not None:
             return canned
@@ -107,14 +123,24 @@ class FakeOllama(FakeProvider):
         # Ollama streams unless told otherwise.
         if body.get("stream", True):
             return await self.stream(request, body, behaviour)
-        return web.json_response(self.final(body, behaviour, self.message(behaviour)))
+        final = self.final(body, behaviour, self.message(behaviour))
+        text = final["message"]["content"]
+        if body.get("logprobs") and text:
+            final["logprobs"] = token_logprobs(text, int(body.get("top_logprobs") or 0))
+        return web.json_response(final)
 
     @staticmethod
     def message(reply: Reply, text: str | None = None) -> dict[str, Any]:
+        """The answer's message: its text in `content`, its reasoning in `thinking`."""
+        blocks = blocks_of(reply)
+        texts = "".join(b for b in blocks if isinstance(b, str))
+        thinking = "".join(b.text for b in blocks if isinstance(b, Thinking))
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": (reply.text or "") if text is None else text,
+            "content": texts if text is None else text,
         }
+        if thinking and text is None:
+            message["thinking"] = thinking
         if reply.tool_calls:
             # Ollama sends arguments as an object and (older servers) no call id.
             message["tool_calls"] = [
@@ -166,22 +192,33 @@ class FakeOllama(FakeProvider):
         await response.prepare(request)
         return response
 
-    def _chunk(self, body: dict[str, Any], content: str) -> bytes:
-        return self.line(
-            {
-                "model": body["model"],
-                "created_at": _now(),
-                "message": {"role": "assistant", "content": content},
-                "done": False,
-            }
-        )
+    def _chunk(self, body: dict[str, Any], content: str, thinking: str | None = None) -> bytes:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if thinking is not None:
+            message["thinking"] = thinking
+        chunk: dict[str, Any] = {
+            "model": body["model"],
+            "created_at": _now(),
+            "message": message,
+            "done": False,
+        }
+        if body.get("logprobs") and content:
+            chunk["logprobs"] = token_logprobs(content, int(body.get("top_logprobs") or 0))
+        return self.line(chunk)
 
     async def stream(
         self, request: web.Request, body: dict[str, Any], reply: Reply
     ) -> web.StreamResponse:
         response = await self._open(request)
-        for piece in split_text(reply.text or ""):
-            await response.write(self._chunk(body, piece))
+        for block in blocks_of(reply):
+            if isinstance(block, Thinking):
+                for piece in split_text(block.text):
+                    await response.write(self._chunk(body, "", thinking=piece))
+            elif isinstance(block, str):
+                for piece in split_text(block):
+                    await response.write(self._chunk(body, piece))
+            elif isinstance(block, Refusal | ServerTool):
+                raise TypeError("Ollama has no refusal or server-tool blocks")
         if reply.tool_calls:
             # Tool calls arrive whole, in a chunk of their own, before the final object.
             tool_only = Reply(tool_calls=reply.tool_calls)
@@ -224,3 +261,15 @@ def _recorded(request: web.Request, body: Any) -> Any:
     from .base import Recorded
 
     return Recorded(request.method, request.path, dict(request.headers), body)
+
+
+def _bad_request(body: dict[str, Any]) -> str | None:
+    """What Ollama answers 400 to: a `think` value that is neither a boolean nor a level,
+    top_logprobs outside 0..20."""
+    think = body.get("think")
+    if think is not None and not isinstance(think, bool) and think not in THINK_LEVELS:
+        return f"invalid think value: {think!r}"
+    top = body.get("top_logprobs")
+    if top is not None and not (isinstance(top, int) and 0 <= top <= 20):
+        return "top_logprobs must be between 0 and 20"
+    return None

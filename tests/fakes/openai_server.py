@@ -18,7 +18,19 @@ from .base import (
     TruncatedStream,
     split_text,
 )
+from .chat_completions import (
+    ReasoningField,
+    message,
+    request_problem,
+    stream_deltas,
+    token_logprobs,
+    tool_call_deltas,
+    usage,
+)
 from .embeddings import fake_vector
+
+# Content part types a Chat Completions server takes in requests.
+PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "document_url", "thinking"})
 
 
 def openai_error(
@@ -33,7 +45,27 @@ def openai_error(
 
 
 class FakeOpenAI(FakeProvider):
+    """`reasoning_field` picks the dialect reasoning is rendered in; `known_fields` makes
+    it refuse any other request field (Mistral's 422); `unsupported` lists fields it
+    answers 400 (Groq: logprobs, n > 1); `usage_in_stream` sends the usage in the last
+    chunk unasked (Mistral)."""
+
     model_ids = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
+
+    def __init__(
+        self,
+        api_key: str | None = "sk-test-fake-key",
+        *,
+        reasoning_field: ReasoningField = "reasoning_content",
+        known_fields: frozenset[str] | None = None,
+        unsupported: frozenset[str] = frozenset(),
+        usage_in_stream: bool = False,
+    ) -> None:
+        super().__init__(api_key)
+        self.reasoning_field: ReasoningField = reasoning_field
+        self.known_fields = known_fields
+        self.unsupported = unsupported
+        self.usage_in_stream = usage_in_stream
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -97,6 +129,9 @@ class FakeOpenAI(FakeProvider):
         last_user = next((m for m in reversed(body["messages"]) if m["role"] == "user"), None)
         echo = last_user["content"] if last_user and isinstance(last_user["content"], str) else "ok"
         behaviour = self.next_behaviour(Reply(text=echo))
+        problem = request_problem(body, self.known_fields, self.unsupported) or _bad_part(body)
+        if problem is not None:
+            return web.json_response(problem[1], status=problem[0])
         if isinstance(behaviour, HttpError):
             return self.error_response(behaviour)
         if isinstance(behaviour, Garbage):
@@ -118,40 +153,38 @@ class FakeOpenAI(FakeProvider):
 
     @staticmethod
     def _usage(reply: Reply) -> dict[str, Any]:
-        return {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        }
+        return usage(reply)
+
+    def _choices(self, body: dict[str, Any]) -> int:
+        return int(body.get("n") or 1)
+
+    def _logprobs(self, body: dict[str, Any], text: str | None) -> dict[str, Any] | None:
+        if not body.get("logprobs") or not text:
+            return None
+        return {"content": token_logprobs(text, int(body.get("top_logprobs") or 0))}
 
     def completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
-        if reply.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": c["id"],
-                    "type": "function",
-                    "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
-                }
-                for c in reply.tool_calls
-            ]
         finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+        choices = []
+        for index in range(self._choices(body)):
+            suffix = f" #{index}" if index else ""
+            msg = message(reply, self.reasoning_field, suffix)
+            text = msg["content"] if isinstance(msg["content"], str) else None
+            choices.append(
+                {
+                    "index": index,
+                    "message": msg,
+                    "logprobs": self._logprobs(body, text),
+                    "finish_reason": finish,
+                }
+            )
         return {
             "id": "chatcmpl-fake123",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"] + "-2024-07-18",
             "system_fingerprint": "fp_fake",
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
-            ],
+            "choices": choices,
             "usage": self._usage(reply),
         }
 
@@ -162,16 +195,17 @@ class FakeOpenAI(FakeProvider):
         finish: str | None = None,
         usage: dict[str, Any] | None = None,
         choices: bool = True,
+        index: int = 0,
+        logprobs: dict[str, Any] | None = None,
     ) -> bytes:
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         chunk: dict[str, Any] = {
             "id": "chatcmpl-fake123",
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": body["model"] + "-2024-07-18",
             "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-            if choices
-            else [],
+            "choices": [choice] if choices else [],
         }
         if usage is not None or body.get("stream_options", {}).get("include_usage"):
             chunk["usage"] = usage
@@ -205,34 +239,24 @@ class FakeOpenAI(FakeProvider):
     ) -> web.StreamResponse:
         response = await self._open(request)
         await response.write(self._chunk(body, {"role": "assistant", "content": ""}))
-        for piece in split_text(reply.text or ""):
-            await response.write(self._chunk(body, {"content": piece}))
-        for index, call in enumerate(reply.tool_calls):
-            args = json.dumps(call["arguments"])
-            half = len(args) // 2
-            await response.write(
-                self._chunk(
-                    body,
-                    {
-                        "tool_calls": [
-                            {
-                                "index": index,
-                                "id": call["id"],
-                                "type": "function",
-                                "function": {"name": call["name"], "arguments": ""},
-                            }
-                        ]
-                    },
-                )
-            )
-            for frag in (args[:half], args[half:]):
-                await response.write(
-                    self._chunk(
-                        body, {"tool_calls": [{"index": index, "function": {"arguments": frag}}]}
-                    )
-                )
+        n = self._choices(body)
+        # With n > 1 the choices' deltas interleave, each chunk naming its choice.
+        per_choice = [
+            stream_deltas(reply, self.reasoning_field, f" #{i}" if i else "") for i in range(n)
+        ]
+        for step in range(max(len(d) for d in per_choice)):
+            for index, deltas in enumerate(per_choice):
+                if step < len(deltas):
+                    delta, text = deltas[step]
+                    logprobs = self._logprobs(body, text)
+                    await response.write(self._chunk(body, delta, index=index, logprobs=logprobs))
+        for delta in tool_call_deltas(reply):
+            await response.write(self._chunk(body, delta))
         finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
-        await response.write(self._chunk(body, {}, finish))
+        for index in range(n):
+            last = self.usage_in_stream and index == n - 1
+            usage_now = self._usage(reply) if last else None
+            await response.write(self._chunk(body, {}, finish, usage=usage_now, index=index))
         if body.get("stream_options", {}).get("include_usage"):
             await response.write(self._chunk(body, {}, usage=self._usage(reply), choices=False))
         await response.write(b"data: [DONE]\n\n")
@@ -260,3 +284,25 @@ class FakeOpenAI(FakeProvider):
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+def _bad_part(body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """A content part the format does not define, or an input_audio/file part without
+    what the API reference requires."""
+    for sent in body.get("messages") or []:
+        content = sent.get("content")
+        for part in content if isinstance(content, list) else []:
+            kind = part.get("type")
+            problem = None
+            if kind not in PART_TYPES:
+                problem = f"unknown content part type {kind!r}"
+            elif kind == "input_audio" and part["input_audio"].get("format") not in ("wav", "mp3"):
+                problem = "input_audio.format must be wav or mp3"
+            elif kind == "file" and not (
+                part["file"].get("file_id") or part["file"].get("file_data")
+            ):
+                problem = "file needs file_data or file_id"
+            if problem is not None:
+                error = {"message": problem, "type": "invalid_request_error"}
+                return 400, {"error": error}
+    return None

@@ -1,7 +1,7 @@
 // The commands of the command palette.
 
 import * as vscode from "vscode";
-import { ChatPanel } from "./chatPanel";
+import { ChatPanel, type ChatDeps } from "./chatPanel";
 import { chatOptions } from "./config";
 import { Dashboard } from "./dashboard";
 import { entries } from "./dashboardModel";
@@ -19,6 +19,12 @@ export interface Ctx {
   log: RedactingChannel;
   samples: SampleLog;
   status: () => StatusBar | undefined;
+  /** what the chat panel needs beyond the above (workspace state, secrets, extension URI) */
+  chat: Pick<ChatDeps, "state" | "secrets" | "extensionUri">;
+}
+
+export function chatDeps(c: Ctx): ChatDeps {
+  return { daemon: c.daemon, log: c.log, samples: c.samples, onAfterChat: () => void c.status()?.update(), ...c.chat };
 }
 
 function selectionText(): { text: string; language: string } | undefined {
@@ -30,7 +36,7 @@ function selectionText(): { text: string; language: string } | undefined {
 }
 
 export function openChat(c: Ctx): ChatPanel {
-  return ChatPanel.show(c.daemon, c.log, c.samples, () => void c.status()?.update());
+  return ChatPanel.show(chatDeps(c));
 }
 
 export async function askSelection(c: Ctx, question?: string, textArg?: string): Promise<ChatPanel | undefined> {
@@ -218,6 +224,12 @@ export function register(ctx: vscode.ExtensionContext, c: Ctx): void {
       }),
     );
   reg("dspex.chat.open", () => openChat(c));
+  reg("dspex.chat.new", async () => {
+    const panel = openChat(c);
+    await panel.restored;
+    await panel.newChat();
+    return panel;
+  });
   reg("dspex.askSelection", (q?: string, t?: string) => askSelection(c, q, t));
   reg("dspex.predictSelection", (s?: string, t?: string) => predictSelection(c, s, t));
   reg("dspex.selectModel", (p?: string, m?: string) => selectModel(c, p, m));

@@ -51,6 +51,11 @@ function isExecutable(file: string): boolean {
   }
 }
 
+/** The documents inline completion serves (and that are synced to the daemon for it). */
+export function inlineDocumentSelector(enabled: boolean): { scheme: string }[] {
+  return enabled ? [{ scheme: "file" }, { scheme: "untitled" }] : [];
+}
+
 export class Daemon implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private restarts: number[] = [];
@@ -176,8 +181,11 @@ export class Daemon implements vscode.Disposable {
       args: cmd!.args,
       options: { env: { ...process.env, ...settings.daemon.env } },
     };
+    const inline = vscode.workspace.getConfiguration("dspex").get<boolean>("inlineCompletion.enabled", false);
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [],
+      // Documents are synced to the daemon only for inline completion (the client registers
+      // its textDocument/inlineCompletion provider for this selector), and only when on.
+      documentSelector: inlineDocumentSelector(inline),
       outputChannel: this.log,
       traceOutputChannel: this.log,
       revealOutputChannelOn: RevealOutputChannelOn.Never,

@@ -1,11 +1,12 @@
 // Entry point: the output channel, the daemon, the commands, the status bar.
 
 import * as vscode from "vscode";
-import { ChatPanel } from "./chatPanel";
-import { register, type Ctx } from "./commands";
+import { ChatPanel, trackEditors } from "./chatPanel";
+import { chatDeps, register, type Ctx } from "./commands";
 import { Daemon } from "./daemon";
 import { Dashboard } from "./dashboard";
 import { KeyStore } from "./keys";
+import { LanguageModels } from "./languageModels";
 import { RedactingChannel } from "./log";
 import { Redactor } from "./redact";
 import { SampleLog } from "./stats";
@@ -16,6 +17,7 @@ export interface DspexApi {
   log: RedactingChannel;
   samples: SampleLog;
   status: StatusBar;
+  languageModels: LanguageModels;
   chatPanel(): ChatPanel | undefined;
   dashboard(): Dashboard | undefined;
 }
@@ -29,25 +31,29 @@ export async function activate(context: vscode.ExtensionContext): Promise<DspexA
   const daemon = new Daemon(log, redactor, keys);
   const samples = new SampleLog();
   let status: StatusBar | undefined;
-  const c: Ctx = { daemon, keys, log, samples, status: () => status };
+  const c: Ctx = { daemon, keys, log, samples, status: () => status, chat: { state: context.workspaceState, secrets: () => redactor.known(), extensionUri: context.extensionUri } };
   register(context, c);
-  status = new StatusBar(daemon, samples);
-  context.subscriptions.push(log, daemon, status);
+  trackEditors(context);
+  // After a reload VS Code reopens the chat panel; it comes back with the workspace's conversation.
+  context.subscriptions.push(vscode.window.registerWebviewPanelSerializer("dspex.chat", { deserializeWebviewPanel: async (panel) => void ChatPanel.revive(panel, chatDeps(c)) }));
+  const languageModels = new LanguageModels(daemon, log);
+  status = new StatusBar(daemon, samples, () => languageModels.status);
+  context.subscriptions.push(log, daemon, status, languageModels);
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration("dspex.trace.server")) log.setTrace(traceSetting());
-      if (e.affectsConfiguration("dspex.daemon")) {
-        log.info("daemon settings changed; restarting the daemon");
+      if (e.affectsConfiguration("dspex.daemon") || e.affectsConfiguration("dspex.inlineCompletion.enabled")) {
+        log.info("daemon or inline completion settings changed; restarting the daemon");
         void daemon.start();
       } else if (e.affectsConfiguration("dspex")) {
         void daemon.pushSettings().then(() => status?.update());
       }
     }),
-    context.secrets.onDidChange(() => void daemon.pushSettings()),
+    context.secrets.onDidChange(() => void daemon.pushSettings().then(() => languageModels.refresh())),
   );
   log.info("DSPex activated");
   void daemon.start();
-  return { daemon, log, samples, status, chatPanel: () => ChatPanel.current, dashboard: () => Dashboard.current };
+  return { daemon, log, samples, status, languageModels, chatPanel: () => ChatPanel.current, dashboard: () => Dashboard.current };
 }
 
 export function deactivate(): Thenable<void> | undefined {

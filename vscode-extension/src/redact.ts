@@ -12,6 +12,11 @@ export class Redactor {
     if (secret) this.secrets.delete(secret);
   }
 
+  /** The secrets it knows (to scrub data before it is stored, e.g. a saved chat). */
+  known(): string[] {
+    return [...this.secrets];
+  }
+
   redact(text: string): string {
     let out = text;
     for (const s of this.secrets) {

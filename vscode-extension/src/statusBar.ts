@@ -3,13 +3,18 @@
 import * as vscode from "vscode";
 import { readSettings, type Daemon } from "./daemon";
 import { entries } from "./dashboardModel";
+import type { LmStatus } from "./languageModels";
 import type { SampleLog } from "./stats";
 
 export class StatusBar implements vscode.Disposable {
   readonly item = vscode.window.createStatusBarItem("dspex.status", vscode.StatusBarAlignment.Right, 100);
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly daemon: Daemon, private readonly samples: SampleLog) {
+  constructor(
+    private readonly daemon: Daemon,
+    private readonly samples: SampleLog,
+    private readonly lm: () => LmStatus | undefined = () => undefined,
+  ) {
     this.item.name = "DSPex";
     this.item.command = "dspex.showAnalytics";
     this.item.show();
@@ -18,7 +23,10 @@ export class StatusBar implements vscode.Disposable {
     void this.update();
   }
 
+  private seq = 0;
+
   async update(): Promise<void> {
+    const seq = ++this.seq;
     const s = this.daemon.state;
     if (s === "starting") return this.set("$(sync~spin) DSPex", "DSPex: starting the daemon…");
     if (s === "not-installed") return this.set("$(error) DSPex: not installed", "The dspex daemon is not installed. Click for details.", "dspex.restartDaemon");
@@ -53,7 +61,12 @@ export class StatusBar implements vscode.Disposable {
       health = "$(key)";
       tip = "no API key: run 'DSPex: Set API Key'";
     }
-    this.set(`$(hubot) ${provider || "dspex"}${model ? `/${model}` : ""} ${health}`.trim(), `DSPex: ${provider || "default provider"}${model ? ` / ${model}` : ""}${tip ? `\n${tip}` : ""}\nClick to open the analytics dashboard.`);
+    // The daemon may have stopped (or a newer update started) while we waited for it: the
+    // newer update has the last word, else a stale "provider/model" hides "not installed".
+    if (seq !== this.seq || this.daemon.state !== "running") return;
+    const lm = this.lm();
+    const lmLine = !lm ? "" : lm.available ? `\nLanguage Model API: dspex models offered to VS Code (${lm.models})` : `\n${lm.reason}`;
+    this.set(`$(hubot) ${provider || "dspex"}${model ? `/${model}` : ""} ${health}`.trim(), `DSPex: ${provider || "default provider"}${model ? ` / ${model}` : ""}${tip ? `\n${tip}` : ""}${lmLine}\nClick to open the analytics dashboard.`);
   }
 
   private set(text: string, tooltip: string, command = "dspex.showAnalytics"): void {

@@ -47,7 +47,10 @@ export interface PageOptions {
   nonce: string;
   css?: string;
   body: string;
+  /** inline script (nonce'd) */
   script?: string;
+  /** a bundled script's webview URI (asWebviewUri), loaded with the same nonce */
+  scriptSrc?: string;
 }
 
 export function page(o: PageOptions): string {
@@ -63,6 +66,7 @@ export function page(o: PageOptions): string {
 <body>
 ${o.body}
 ${o.script ? `<script nonce="${o.nonce}">${o.script}</script>` : ""}
+${o.scriptSrc ? `<script nonce="${o.nonce}" src="${o.scriptSrc.replace(/"/g, "%22")}"></script>` : ""}
 </body>
 </html>`;
 }

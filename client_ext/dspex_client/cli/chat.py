@@ -23,6 +23,26 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("-t", "--temperature", type=float)
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--timeout-ms", type=int)
+    parser.add_argument(
+        "--reasoning",
+        choices=("low", "medium", "high"),
+        help="ask the model to reason first, with this effort",
+    )
+    parser.add_argument(
+        "--reasoning-budget", type=int, metavar="TOKENS", help="tokens it may reason with"
+    )
+    parser.add_argument(
+        "--show-reasoning",
+        action="store_true",
+        help="print the model's reasoning on stderr (the answer alone goes to stdout)",
+    )
+    parser.add_argument(
+        "--server-tool",
+        action="append",
+        metavar="NAME",
+        help="let the provider run one of its own tools (web_search, code_execution, ...); "
+        "repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     parser.add_argument(
         "--jsonl",
@@ -65,6 +85,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "max_tokens": args.max_tokens,
         "timeout_ms": args.timeout_ms,
     }
+    if args.reasoning is not None or args.reasoning_budget is not None:
+        reasoning = {"effort": args.reasoning, "budget_tokens": args.reasoning_budget}
+        options["reasoning"] = {k: v for k, v in reasoning.items() if v is not None}
+    if args.server_tool:
+        options["server_tools"] = [{"name": name} for name in args.server_tool]
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -88,14 +113,27 @@ async def _chat_once(
                         f"{chunk.failover.model} ({chunk.failover.reason}); restarting",
                         file=sys.stderr,
                     )
+                if chunk.delta.reasoning and args.show_reasoning:
+                    sys.stderr.write(chunk.delta.reasoning)
+                    sys.stderr.flush()
                 if chunk.delta.content:
                     sys.stdout.write(chunk.delta.content)
                     sys.stdout.flush()
         result = await chat_stream.result()
+        if args.show_reasoning and result.choices[0].message.reasoning:
+            sys.stderr.write("\n")
         sys.stdout.write("\n")
     else:
         result = await client.chat(prompt, **options)
-        sys.stdout.write((result.choices[0].message.content or "") + "\n")
+        message = result.choices[0].message
+        if args.show_reasoning and message.reasoning:
+            sys.stderr.write(message.reasoning + "\n")
+        sys.stdout.write((message.content or "") + "\n")
+    for part in result.choices[0].message.parts or ():
+        if part.type == "server_tool":
+            print(f"note: the provider ran {part.name}({part.input})", file=sys.stderr)
+        elif part.type == "refusal":
+            print(f"note: the model refused: {part.text}", file=sys.stderr)
     for call in result.choices[0].message.tool_calls or ():
         sys.stdout.write(f"[tool call] {call.name}({call.arguments})\n")
     for notice in result.notices or ():

@@ -11,6 +11,7 @@ as one array; a CuPy copy is kept until the index changes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,10 @@ from .topk import chunked_topk
 
 CHUNK_BYTES = 1024 * 1024 * 1024  # 1M × 256 float32 in one chunk: one GEMV per query
 NORMALISE_ROWS = 8192  # rows normalised at a time on insert (float64 temporaries stay small)
+
+
+class AddStopped(Exception):
+    """An add stopped (`stop` set) before any row was stored: the index is unchanged."""
 
 
 @dataclass
@@ -93,12 +98,21 @@ class VectorIndex:
         self._tail_used = 0
         return chunk, 0
 
-    def _append(self, xp: Namespace, m: Array) -> None:
+    def _append(
+        self,
+        xp: Namespace,
+        m: Array,
+        on_rows: Callable[[int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         """Normalise the rows of `m` (validated) into the chunks, a slice at a time. Every
-        row is checked before any is stored."""
+        row is checked before any is stored; `stop` is honoured until then (AddStopped), and
+        `on_rows` hears how many rows are normalised."""
         n = int(m.shape[0])
         normalised: list[Any] = []
         for start in range(0, n, NORMALISE_ROWS):
+            if stop is not None and stop.is_set():
+                raise AddStopped
             part = xp.astype(m[start : min(n, start + NORMALISE_ROWS), :], xp.float64)
             try:
                 normalised.append(to_host(l2_normalize(xp, part, "vectors")).astype("float32"))
@@ -106,6 +120,10 @@ class VectorIndex:
                 if not start:
                     raise
                 raise AnalyticsInputError(f"{exc}, counting from row {start}") from None
+            if on_rows is not None:
+                on_rows(min(n, start + NORMALISE_ROWS))
+        if stop is not None and stop.is_set():
+            raise AddStopped
         for part in normalised:
             done, rows = 0, int(part.shape[0])
             while done < rows:
@@ -121,6 +139,8 @@ class VectorIndex:
         vectors: Any,
         ids: list[str],
         metadata: list[dict[str, Any] | None],
+        on_rows: Callable[[int], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         m = as_matrix(xp, vectors, "vectors")
         check_dimensions(self.dimensions, int(m.shape[1]), f"index {self.name!r}")
@@ -131,7 +151,7 @@ class VectorIndex:
         clash = next((i for i in ids if i in self._rows), None)
         if clash is not None:
             raise AnalyticsInputError(f"index {self.name!r} already holds id {clash!r}")
-        self._append(xp, m)
+        self._append(xp, m, on_rows, stop)
         self._device.clear()
         for i in ids:
             self._rows[i] = len(self.ids)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import math
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -15,12 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dspex_protocol import EmbedParams
 from dspex_protocol import analytics as an
 
+from ..progress import ProgressSink, no_progress
 from ..telemetry import EventBus
 from .backend import AnalyticsInputError, Namespace, namespace, namespace_name, to_list
 from .cache import SemanticCache
 from .compare import CompareOptions, Group, compare
 from .health import HealthMonitor
-from .index import IndexStore, VectorIndex
+from .index import AddStopped, IndexStore, VectorIndex
 from .packed import decode_packed, decode_values
 from .samples import SampleStore
 from .similarity import as_matrix, cosine_matrix
@@ -33,13 +36,25 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 EMBED_BATCH = 4096  # EmbedParams' limit per request
+# With progress reported, texts are embedded in about this many steps (of at least
+# PROGRESS_MIN_BATCH texts): each step is a report and a point where a cancel is seen.
+PROGRESS_STEPS = 20
+PROGRESS_MIN_BATCH = 64
+EMBED_SHARE = 9  # of 10: embedding dominates an add of texts; normalising is the rest
 MAX_SIMILARITY_ITEMS = 2000  # the answer is an n × n matrix of JSON numbers
 
 
 HistorySource = Callable[
-    [list[tuple[str, str | None]] | None, datetime | None, datetime | None, int],
+    [
+        list[tuple[str, str | None]] | None,
+        datetime | None,
+        datetime | None,
+        int,
+        Callable[[int, int], None] | None,
+    ],
     Awaitable[Sequence[Any]],
 ]
+HISTORY_SHARE = 8  # of 10: reading the logged history; comparing is the rest
 
 
 class Analytics:
@@ -121,8 +136,11 @@ class Analytics:
 
     # -- compare -----------------------------------------------------------------------
 
-    async def _history_groups(self, params: an.CompareParams) -> list[Group]:
-        """Groups from the logged history (the store), for `since`/`until`."""
+    async def _history_groups(
+        self, params: an.CompareParams, progress: ProgressSink = no_progress
+    ) -> list[Group]:
+        """Groups from the logged history (the store), for `since`/`until`; progress is
+        told after each group is read."""
         if self.history is None:
             raise AnalyticsInputError("since/until need the durable store (store.enabled)")
         keys = None
@@ -130,7 +148,14 @@ class Analytics:
             keys = [(t.provider, t.model) for t in params.targets]
             for provider, _ in keys:
                 self._check_provider(provider)
-        rows = await self.history(keys, params.since, params.until, params.max_samples)
+        loop = asyncio.get_running_loop()
+
+        def read(done: int, total: int) -> None:  # on the store's reader thread
+            message = f"{done}/{total} groups read"
+            loop.call_soon_threadsafe(progress, HISTORY_SHARE * done, 10 * total, message)
+
+        on_group = None if progress is no_progress else read
+        rows = await self.history(keys, params.since, params.until, params.max_samples, on_group)
         return [Group(g.name, g.latencies_ms, g.successes, g.requests, g.costs) for g in rows]
 
     def _groups(self, params: an.CompareParams) -> list[Group]:
@@ -156,9 +181,12 @@ class Analytics:
                 )
         return groups
 
-    async def compare(self, params: an.CompareParams) -> an.CompareResult:
+    async def compare(
+        self, params: an.CompareParams, progress: ProgressSink = no_progress
+    ) -> an.CompareResult:
         if params.since is not None or params.until is not None:
-            groups = await self._history_groups(params)
+            groups = await self._history_groups(params, progress)
+            progress(HISTORY_SHARE + 1, 10, f"comparing {len(groups)} groups")
         else:
             groups = self._groups(params)
         opts = CompareOptions(
@@ -203,22 +231,31 @@ class Analytics:
     # -- embeddings, similarity, indexes ------------------------------------------------
 
     async def _vectors(
-        self, texts: Sequence[str] | None, vectors: Any, provider: str | None, model: str | None
+        self,
+        texts: Sequence[str] | None,
+        vectors: Any,
+        provider: str | None,
+        model: str | None,
+        progress: ProgressSink = no_progress,
     ) -> tuple[Any, str | None, str | None]:
         """The vectors of a request: a list, embeddings of `texts`, or `PackedVectors`
         (decoded by `_matrix` on the executor)."""
         if texts is None:
             return vectors, None, None
+        batch = EMBED_BATCH
+        if progress is not no_progress:
+            batch = min(batch, max(PROGRESS_MIN_BATCH, math.ceil(len(texts) / PROGRESS_STEPS)))
         out: list[list[float]] = []
         used_provider = used_model = None
-        for start in range(0, len(texts), EMBED_BATCH):
+        for start in range(0, len(texts), batch):
             result = await self.pipeline.embed(
                 EmbedParams(
-                    inputs=list(texts[start : start + EMBED_BATCH]), provider=provider, model=model
+                    inputs=list(texts[start : start + batch]), provider=provider, model=model
                 )
             )
             out.extend(result.embeddings)
             used_provider, used_model = result.provider, result.model
+            progress(len(out), len(texts), f"{len(out)}/{len(texts)} texts embedded")
         return out, used_provider, used_model
 
     async def similarity(self, params: an.SimilarityParams) -> an.SimilarityResult:
@@ -265,10 +302,25 @@ class Analytics:
         if self.index_loader is not None:
             await self.index_loader()
 
-    async def index_add(self, params: an.IndexAddParams) -> an.IndexAddResult:
+    async def index_add(
+        self, params: an.IndexAddParams, progress: ProgressSink = no_progress
+    ) -> an.IndexAddResult:
+        """All or nothing: a cancel while texts are embedded, or before the vectors are
+        normalised, changes nothing; once they are being stored the add completes and is
+        answered (LSP lets a cancelled request answer with its result)."""
         await self.indexes_ready()
+        units = params.count * 10  # progress units: embedding is 9/10 of an add of texts
+
+        def embedded(done: int, total: int, message: str | None = None) -> None:
+            progress(EMBED_SHARE * done, units, message)
+
+        on_embedded: ProgressSink = no_progress if progress is no_progress else embedded
         vectors, _, _ = await self._vectors(
-            params.texts, params.vectors or params.packed_vectors, params.provider, params.model
+            params.texts,
+            params.vectors or params.packed_vectors,
+            params.provider,
+            params.model,
+            on_embedded,
         )
         n = params.count if params.texts is None else len(vectors)
         if params.ids is not None and len(params.ids) != n:
@@ -281,6 +333,13 @@ class Analytics:
                 {"text": t, **(md or {})} for t, md in zip(params.texts, metadata, strict=True)
             ]
         limit = self.settings.index_max_vectors
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        first = EMBED_SHARE * n if params.texts is not None else 0
+
+        def normalised(rows: int) -> None:  # on the executor: report from the loop
+            share = 10 - EMBED_SHARE if params.texts is not None else 10
+            loop.call_soon_threadsafe(progress, first + rows * share, units, f"{rows}/{n} stored")
 
         def compute() -> an.IndexAddResult:
             rows = _matrix(vectors)
@@ -294,14 +353,22 @@ class Analytics:
                 m = as_matrix(xp, rows, "vectors")
                 index = existing or VectorIndex(params.name, int(m.shape[1]))
                 ids = params.ids or [str(index.size + i) for i in range(n)]
-                index.add(xp, m, ids, metadata)
+                index.add(xp, m, ids, metadata, normalised, stop)
                 if existing is None:
                     self.indexes.put(index)
                 return an.IndexAddResult(
                     name=params.name, added=n, size=index.size, dimensions=index.dimensions
                 )
 
-        return await self.run(compute)
+        work = asyncio.ensure_future(self.run(compute))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            stop.set()  # seen before the first row is stored, else the add completes
+            try:
+                return await work
+            except AddStopped:
+                raise asyncio.CancelledError from None
 
     async def index_query(self, params: an.IndexQueryParams) -> an.IndexQueryResult:
         await self.indexes_ready()

@@ -121,7 +121,12 @@ class ModelCatalog:
         models = {(e.provider, e.id): self._model(e) for e in entries}
         notices: list[str] = []
         if params.live:
-            names = [params.provider] if params.provider else [p.name for p in PROVIDERS]
+            # A row that is another API of a provider lists that provider's models: once.
+            names = (
+                [params.provider]
+                if params.provider
+                else [p.name for p in PROVIDERS if p.api_of is None]
+            )
             if params.provider is not None and not self.config.configured(params.provider):
                 notices.append(f"{params.provider}: not configured, so no live model list")
             names = [n for n in names if self.config.configured(n) and n != FALLBACK_PROVIDER]

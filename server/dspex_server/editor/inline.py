@@ -34,6 +34,10 @@ class InlineCompleter:
         settings = self.config.settings.editor.inline_completion
         uri = params.text_document.uri
         document = self.workspace().get_text_document(uri)
+        if document.version is None:
+            # Not opened by the editor (pygls would read the file from disk): completion is
+            # for the text the editor syncs, never for a file it has not shown us.
+            return None
         language = document.language_id or "plaintext"
         if not settings.enabled_for(language):
             return None

@@ -83,7 +83,7 @@ def request_parts(
     choice: ToolChoice | None = "auto" if tools else None
     fmt: ResponseFormat | None = None
     if strategy == "json_schema":
-        use_strict = strict is not None and wire_format == "openai_compat"
+        use_strict = strict is not None and wire_format in ("openai_compat", "openai_responses")
         fmt = ResponseFormat(
             type="json_schema",
             name="output",

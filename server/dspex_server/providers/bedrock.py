@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from dspex_protocol import ErrorKind, Usage
@@ -22,6 +22,8 @@ from .base import (
     ProviderResponse,
     StreamPart,
 )
+from .bedrock_models import family
+from .bedrock_request import converse_body
 from .bedrock_stream import ConverseStreamParser
 from .http import Headers, HttpAdapter, idle_bounded, request_id
 from .settings import BedrockSettings
@@ -51,6 +53,25 @@ def _botocore() -> Any:
 class BedrockAdapter(HttpAdapter):
     settings: BedrockSettings
     error_codes = wire.ERRORS
+    # responseFormat: json_schema as outputConfig, json_object asked in words; metadata
+    # as requestMetadata; tools[].strict; cacheControl as cachePoint blocks. Converse has
+    # no seed, n, logprobs, penalties, user, parallelToolCalls, cachedContent or
+    # previousResponseId: those are refused.
+    options: ClassVar[frozenset[str]] = frozenset(
+        {"response_format", "metadata", "strict", "cache_control"}
+    )
+    input_parts: ClassVar[frozenset[str]] = frozenset(
+        {"text", "image", "document", "audio", "reasoning", "server_tool"}
+    )
+
+    def mapped_options(self, model: str) -> frozenset[str]:
+        """Reasoning where the model family has a documented switch (or always reasons);
+        server tools on the Nova models that run Nova's built-in tools."""
+        fam = family(model)
+        extra = {"reasoning"} if fam.can_reason else set()
+        if fam.has_system_tools:
+            extra.add("server_tools")
+        return self.options | extra
 
     def __init__(
         self, spec: ProviderSpec, settings: BedrockSettings, api_key: str | None, transport: str
@@ -108,7 +129,7 @@ class BedrockAdapter(HttpAdapter):
     async def chat(self, request: ProviderRequest) -> ProviderResponse:
         payload, response = await self.post_json(
             self.model_path(request.model, "converse"),
-            wire.converse_body(request, self.name),
+            converse_body(request, self.name),
             request.model,
             {"Accept": "application/json"},
             request.timeout_s,
@@ -128,7 +149,7 @@ class BedrockAdapter(HttpAdapter):
         async with self.open_stream(
             "POST",
             self.model_path(request.model, "converse-stream"),
-            wire.converse_body(request, self.name),
+            converse_body(request, self.name),
             request.model,
             {"Accept": "application/vnd.amazon.eventstream"},
             request.timeout_s,

@@ -2,7 +2,10 @@
 
 Each frame carries `:message-type` (event / exception / error) and `:event-type`
 (messageStart, contentBlockStart, contentBlockDelta, contentBlockStop, messageStop,
-metadata) headers and a JSON payload.
+metadata) headers and a JSON payload. Text and reasoning stream token by token; a
+reasoning signature or redacted reasoning closes its block as a whole part; a built-in
+tool's use and result (Nova's code interpreter) become one server_tool part once its
+result has streamed; block kinds added later are skipped.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspex_protocol import ChatDelta, ErrorKind, ToolCallDelta
+from dspex_protocol import ChatDelta, ErrorKind, ReasoningPart, ToolCallDelta
 
 from ..errors import DspexError
 from . import bedrock_wire as wire
 from .base import StreamPart
+from .bedrock_request import SERVER_TOOL_USE
 from .http import HttpAdapter
 
 
@@ -30,6 +34,12 @@ class ConverseStreamParser:
         self.provider = adapter.name
         self.model = model
         self.tool_index: dict[int, int] = {}  # content block index -> tool call ordinal
+        # Nova's built-in tools: their toolUse blocks (input pieces) by block index, the
+        # uses awaiting their toolResult by id, the results being streamed by block index.
+        self.server_uses: dict[int, tuple[dict[str, Any], list[str]]] = {}
+        self.awaiting: dict[str, dict[str, Any]] = {}
+        self.results: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self.citations: dict[int, list[dict[str, Any]]] = {}  # web grounding's sources
         self.stopped = False
         self.finished = False
 
@@ -111,42 +121,106 @@ class ConverseStreamParser:
     def on_event(self, event: str, data: dict[str, Any]) -> StreamPart | None:
         index = int(data.get("contentBlockIndex") or 0)
         if event == "contentBlockStart":
-            use = (data.get("start") or {}).get("toolUse")
-            if not isinstance(use, dict):
-                return None
-            ordinal = self.tool_index.setdefault(index, len(self.tool_index))
-            return StreamPart(
-                delta=ChatDelta(
-                    tool_calls=[
-                        ToolCallDelta(
-                            index=ordinal,
-                            id=str(use.get("toolUseId")),
-                            name=str(use.get("name")),
-                        )
-                    ]
-                )
-            )
+            return self._start(index, data.get("start") or {})
         if event == "contentBlockDelta":
-            delta = data.get("delta") or {}
-            if isinstance(delta.get("text"), str):
-                return StreamPart(delta=ChatDelta(content=delta["text"]))
-            use = delta.get("toolUse")
-            if isinstance(use, dict):
-                ordinal = self.tool_index.setdefault(index, len(self.tool_index))
-                return StreamPart(
-                    delta=ChatDelta(
-                        tool_calls=[
-                            ToolCallDelta(index=ordinal, arguments=str(use.get("input", "")))
-                        ]
-                    )
-                )
-            return None  # reasoning content and other block kinds are not forwarded
+            return self._delta(index, data.get("delta") or {})
+        if event == "contentBlockStop":
+            return self._stop(index)
         if event == "messageStop":
             self.stopped = True
+            # A built-in tool whose result never came is still reported, before the end.
+            unanswered = [wire.server_tool_part(use, None) for use in self.awaiting.values()]
+            self.awaiting.clear()
             return StreamPart(
-                finish_reason=wire.stop_reason(data.get("stopReason"), bool(self.tool_index))
+                delta=ChatDelta(parts=list(unanswered)) if unanswered else None,
+                finish_reason=wire.stop_reason(data.get("stopReason"), bool(self.tool_index)),
             )
         if event == "metadata":
             self.finished = self.stopped
             return StreamPart(usage=wire.parse_usage(data.get("usage")))
-        return None  # messageStart, contentBlockStop
+        return None  # messageStart, and event kinds added later
+
+    def _start(self, index: int, start: dict[str, Any]) -> StreamPart | None:
+        use = start.get("toolUse")
+        if isinstance(use, dict) and use.get("type") == SERVER_TOOL_USE:
+            self.server_uses[index] = (dict(use), [])
+            return None
+        if isinstance(use, dict):
+            ordinal = self.tool_index.setdefault(index, len(self.tool_index))
+            call = ToolCallDelta(
+                index=ordinal, id=str(use.get("toolUseId")), name=str(use.get("name"))
+            )
+            return StreamPart(delta=ChatDelta(tool_calls=[call]))
+        result = start.get("toolResult")
+        if isinstance(result, dict):
+            self.results[index] = (dict(result), [])
+        return None  # image blocks and kinds added later carry no text
+
+    def _delta(self, index: int, delta: dict[str, Any]) -> StreamPart | None:
+        if isinstance(delta.get("text"), str):
+            return StreamPart(delta=ChatDelta(content=delta["text"])) if delta["text"] else None
+        reasoning = delta.get("reasoningContent")
+        if isinstance(reasoning, dict):
+            return self._reasoning(reasoning)
+        use = delta.get("toolUse")
+        if isinstance(use, dict):
+            piece = str(use.get("input", ""))
+            if index in self.server_uses:
+                self.server_uses[index][1].append(piece)
+                return None
+            ordinal = self.tool_index.setdefault(index, len(self.tool_index))
+            call = ToolCallDelta(index=ordinal, arguments=piece)
+            return StreamPart(delta=ChatDelta(tool_calls=[call]))
+        items = delta.get("toolResult")
+        if isinstance(items, list) and index in self.results:
+            content = self.results[index][1]
+            for item in items:
+                if isinstance(item, dict) and content and _both_text(content[-1], item):
+                    content[-1] = {"text": content[-1]["text"] + item["text"]}
+                elif isinstance(item, dict):
+                    content.append(item)
+            return None
+        citation = delta.get("citation")
+        if isinstance(citation, dict):
+            self.citations.setdefault(index, []).append(citation)
+        return None
+
+    def _reasoning(self, reasoning: dict[str, Any]) -> StreamPart | None:
+        """Reasoning text by pieces; a signature closes the block, redacted content is a
+        block of its own (one delta may carry text and its signature together)."""
+        text = reasoning.get("text")
+        wholes = []
+        if isinstance(reasoning.get("signature"), str):
+            wholes.append(ReasoningPart(signature=reasoning["signature"]))
+        if reasoning.get("redactedContent") is not None:
+            wholes.append(ReasoningPart(data=str(reasoning["redactedContent"])))
+        if not text and not wholes:
+            return None
+        delta = ChatDelta(reasoning=text or None, parts=wholes or None)
+        return StreamPart(delta=delta)
+
+    def _stop(self, index: int) -> StreamPart | None:
+        if index in self.server_uses:
+            use, pieces = self.server_uses.pop(index)
+            try:
+                use["input"] = json.loads("".join(pieces) or "{}")
+            except json.JSONDecodeError:
+                raise self._error(
+                    ErrorKind.INVALID_RESPONSE, "a built-in tool's input is not valid JSON"
+                ) from None
+            self.awaiting[str(use.get("toolUseId"))] = use
+            return None  # reported with its result
+        if index in self.results:
+            result, content = self.results.pop(index)
+            use_id = str(result.get("toolUseId"))
+            use = self.awaiting.pop(use_id, {"toolUseId": use_id, "name": result.get("type")})
+            part = wire.server_tool_part(use, {**result, "content": content})
+            return StreamPart(delta=ChatDelta(parts=[part]))
+        if index in self.citations:
+            part = wire.citations_part(index, self.citations.pop(index))
+            return StreamPart(delta=ChatDelta(parts=[part]))
+        return None
+
+
+def _both_text(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return set(a) == {"text"} == set(b) and isinstance(a["text"], str)

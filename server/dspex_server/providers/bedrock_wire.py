@@ -1,4 +1,5 @@
-"""Bedrock's Converse shapes: request body, response parsing, stop reasons and the error
+"""Bedrock's Converse answers: response parsing (text, reasoning, built-in tool results,
+citations), usage, stop reasons and the error
 names (HTTP `x-amzn-ErrorType` and ConverseStream exception events) mapped to dspex kinds."""
 
 from __future__ import annotations
@@ -9,16 +10,17 @@ from dspex_protocol import (
     AssistantMessage,
     ErrorKind,
     FinishReason,
-    ImagePart,
-    Message,
-    NamedToolChoice,
-    TextPart,
+    ReasoningPart,
+    ServerToolPart,
     ToolCall,
     Usage,
 )
 
 from ..errors import DspexError
-from .base import ProviderRequest, inline_image, token_usage, without_none
+from .base import AnswerBuilder, token_usage
+from .bedrock_request import CITATIONS_RESULT, SERVER_TOOL_USE
+
+GROUNDING = "nova_grounding"
 
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -28,6 +30,8 @@ STOP_REASONS: dict[str, FinishReason] = {
     "model_context_window_exceeded": "length",
     "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
+    "malformed_model_output": "error",
+    "malformed_tool_use": "error",
 }
 
 # Exception name -> (kind, retryable). Names arrive as `ThrottlingException` in the
@@ -49,8 +53,6 @@ ERRORS: dict[str, tuple[ErrorKind, bool]] = {
     "ModelTimeoutException": (ErrorKind.TIMEOUT, True),
 }
 
-IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
-
 
 def error_name(raw: str | None) -> str | None:
     """`ValidationException:http://internal.amazon.com/...` -> `ValidationException`;
@@ -61,125 +63,56 @@ def error_name(raw: str | None) -> str | None:
     return name[:1].upper() + name[1:] if name else None
 
 
-def _image_block(part: ImagePart, provider: str, model: str) -> dict[str, Any]:
-    mime, data = inline_image(part, provider, model)
-    fmt = IMAGE_FORMATS.get(mime)
-    if fmt is None:
-        raise DspexError(
-            ErrorKind.INVALID_MESSAGES,
-            f"Bedrock takes png, jpeg, gif or webp images, not {mime}",
-            provider=provider,
-            model=model,
-        )
-    # In the JSON protocol a blob is base64 text.
-    return {"image": {"format": fmt, "source": {"bytes": data}}}
-
-
-def _blocks(message: Message, provider: str, model: str) -> list[dict[str, Any]]:
-    if message.role == "tool":
-        return [
-            {
-                "toolResult": {
-                    "toolUseId": message.tool_call_id,
-                    "content": [{"text": message.text()}],
-                    "status": "success",
-                }
-            }
-        ]
-    blocks: list[dict[str, Any]] = []
-    if isinstance(message.content, str):
-        if message.content:
-            blocks.append({"text": message.content})
-    elif message.content:
-        for part in message.content:
-            if isinstance(part, TextPart):
-                if part.text:
-                    blocks.append({"text": part.text})
-            else:
-                blocks.append(_image_block(part, provider, model))
-    for call in message.tool_calls or ():
-        blocks.append(
-            {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
-        )
-    return blocks
-
-
-def converse_body(request: ProviderRequest, provider: str) -> dict[str, Any]:
-    """Converse wants system text apart, tool results as user turns, and strictly
-    alternating roles: consecutive turns of one role are merged."""
-    system: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
-    has_tool_blocks = False
-    for message in request.messages:
-        if message.role == "system":
-            system.append({"text": message.text()})
-            continue
-        role = "assistant" if message.role == "assistant" else "user"
-        blocks = _blocks(message, provider, request.model)
-        has_tool_blocks = has_tool_blocks or message.role == "tool" or bool(message.tool_calls)
-        if messages and messages[-1]["role"] == role:
-            messages[-1]["content"].extend(blocks)
-        else:
-            messages.append({"role": role, "content": blocks})
-    body: dict[str, Any] = {"messages": messages}
-    if system:
-        body["system"] = system
-    config = without_none(
-        {
-            "maxTokens": request.max_tokens,
-            "temperature": request.temperature,
-            "topP": request.top_p,
-            "stopSequences": request.stop,
-        }
-    )
-    if config:
-        body["inferenceConfig"] = config
-    tool_config = _tool_config(request, has_tool_blocks)
-    if tool_config:
-        body["toolConfig"] = tool_config
-    return body
-
-
-def _tool_config(request: ProviderRequest, has_tool_blocks: bool) -> dict[str, Any] | None:
-    choice = request.tool_choice
-    # Converse has no "none"; tools must still be declared when the history holds tool
-    # blocks, else they are left out so that the model cannot call one.
-    if not request.tools or (choice == "none" and not has_tool_blocks):
-        return None
-    config: dict[str, Any] = {
-        "tools": [
-            {
-                "toolSpec": {
-                    "name": t.name,
-                    **({"description": t.description} if t.description else {}),
-                    "inputSchema": {"json": t.parameters},
-                }
-            }
-            for t in request.tools
-        ]
-    }
-    if isinstance(choice, NamedToolChoice):
-        config["toolChoice"] = {"tool": {"name": choice.name}}
-    elif choice == "required":
-        config["toolChoice"] = {"any": {}}
-    elif choice == "auto":
-        config["toolChoice"] = {"auto": {}}
-    return config
-
-
 def parse_usage(raw: Any) -> Usage | None:
+    """Converse's inputTokens leave out the prompt tokens read from or written to the
+    cache (its totalTokens counts them): promptTokens includes both, as Chat Completions
+    counts them."""
     if not isinstance(raw, dict):
         return None
-    return token_usage(
-        raw.get("inputTokens"),
-        raw.get("outputTokens"),
-        raw.get("totalTokens"),
-        raw.get("cacheReadInputTokens"),
-    )
+    read, write = raw.get("cacheReadInputTokens"), raw.get("cacheWriteInputTokens")
+    prompt = int(raw.get("inputTokens") or 0) + int(read or 0) + int(write or 0)
+    return token_usage(prompt, raw.get("outputTokens"), raw.get("totalTokens"), read, write)
 
 
 def stop_reason(raw: Any, has_calls: bool) -> FinishReason:
+    """Nova's built-in tools end a turn with `tool_use` too: without a call for the
+    client to run, the answer is complete."""
+    if raw == "tool_use" and not has_calls:
+        return "stop"
     return STOP_REASONS.get(str(raw), "tool_calls" if has_calls else "stop")
+
+
+def reasoning_part(block: dict[str, Any]) -> ReasoningPart | None:
+    """A reasoningContent block: its text and signature, or redacted (opaque) content."""
+    if "redactedContent" in block:
+        return ReasoningPart(data=str(block["redactedContent"]))
+    text = block.get("reasoningText")
+    if not isinstance(text, dict):
+        return None
+    return ReasoningPart(text=str(text.get("text") or ""), signature=text.get("signature"))
+
+
+def server_tool_part(use: dict[str, Any], result: dict[str, Any] | None) -> ServerToolPart:
+    """A built-in tool's toolUse (type server_tool_use) with the toolResult that follows."""
+    return ServerToolPart(
+        id=str(use.get("toolUseId")),
+        name=str(use.get("name")),
+        input=use.get("input") if isinstance(use.get("input"), dict) else {},
+        output=None if result is None else result.get("content"),
+        result_type=None if result is None else result.get("type"),
+        is_error=result is not None and result.get("status") == "error",
+    )
+
+
+def citations_part(index: int, citations: Any) -> ServerToolPart:
+    """The citations of a grounded answer (Nova web grounding): its sources, kept beside
+    the text they support."""
+    return ServerToolPart(
+        id=f"citations_{index}",
+        name=GROUNDING,
+        output=citations,
+        result_type=CITATIONS_RESULT,
+    )
 
 
 def parse_converse(payload: Any, provider: str, model: str) -> tuple[AssistantMessage, Any]:
@@ -193,15 +126,28 @@ def parse_converse(payload: Any, provider: str, model: str) -> tuple[AssistantMe
     message = (payload.get("output") or {}).get("message")
     if not isinstance(message, dict) or not isinstance(message.get("content"), list):
         raise invalid("the response has no output.message.content")
-    texts: list[str] = []
+    answer = AnswerBuilder()
     calls: list[ToolCall] = []
-    for block in message["content"]:
+    blocks = message["content"]
+    results = {
+        b["toolResult"].get("toolUseId"): b["toolResult"]
+        for b in blocks
+        if isinstance(b, dict) and isinstance(b.get("toolResult"), dict)
+    }
+    for index, block in enumerate(blocks):
         if not isinstance(block, dict):
             raise invalid("a content block is not an object")
         if isinstance(block.get("text"), str):
-            texts.append(block["text"])
+            answer.text(block["text"])
+        elif isinstance(block.get("reasoningContent"), dict):
+            part = reasoning_part(block["reasoningContent"])
+            if part is not None:
+                answer.part(part)
         elif isinstance(block.get("toolUse"), dict):
             use = block["toolUse"]
+            if use.get("type") == SERVER_TOOL_USE:
+                answer.part(server_tool_part(use, results.get(use.get("toolUseId"))))
+                continue
             arguments = use.get("input")
             if not isinstance(arguments, dict):
                 raise invalid("a toolUse block's input is not a JSON object")
@@ -210,7 +156,12 @@ def parse_converse(payload: Any, provider: str, model: str) -> tuple[AssistantMe
                     id=str(use.get("toolUseId")), name=str(use.get("name")), arguments=arguments
                 )
             )
-    return (
-        AssistantMessage(content="".join(texts) or None, tool_calls=calls or None),
-        payload.get("stopReason"),
-    )
+        elif isinstance(block.get("citationsContent"), dict):
+            cited = block["citationsContent"]
+            for generated in cited.get("content") or ():
+                if isinstance(generated, dict) and isinstance(generated.get("text"), str):
+                    answer.text(generated["text"])
+            answer.part(citations_part(index, cited.get("citations") or []))
+        # toolResult blocks went with their toolUse; other kinds (images, guard content,
+        # blocks added later) are not part of the answer's text.
+    return answer.message(calls), payload.get("stopReason")

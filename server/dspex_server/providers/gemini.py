@@ -1,25 +1,15 @@
 """The Gemini API: :generateContent, :streamGenerateContent?alt=sse, :batchEmbedContents,
-GET /v1beta/models. Request building lives in `gemini_request`."""
+GET /v1beta/models. Request building lives in `gemini_request`, answer reading (plain and
+streamed alike) in `gemini_response`."""
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from dspex_protocol import (
-    AssistantMessage,
-    ChatDelta,
-    ErrorKind,
-    FinishReason,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from dspex_protocol import ErrorKind
 
 from .base import (
     EmbedRequest,
@@ -27,28 +17,14 @@ from .base import (
     ModelListing,
     ProviderRequest,
     ProviderResponse,
+    StreamAccumulator,
     StreamPart,
 )
-from .gemini_request import GENERATED_ID_PREFIX, build_body
+from .gemini_request import build_body
+from .gemini_response import AnswerReader
 from .http import HttpAdapter, request_id
 
 API_VERSION = "v1beta"
-FINISH_REASONS: dict[str, FinishReason] = {
-    "STOP": "stop",
-    "FINISH_REASON_UNSPECIFIED": "stop",
-    "OTHER": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "LANGUAGE": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-    "MALFORMED_FUNCTION_CALL": "error",
-    "UNEXPECTED_TOOL_CALL": "error",
-    "TOO_MANY_TOOL_CALLS": "error",
-}
 GENERATION_CAPABILITIES = {
     "generateContent": "chat",
     "streamGenerateContent": "streaming",
@@ -57,40 +33,36 @@ GENERATION_CAPABILITIES = {
 }
 EMBED_BATCH_LIMIT = 100  # requests per :batchEmbedContents call
 EMBED_TASK_TYPES = {"query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT"}
+# Call id → thought signature, for histories whose tool calls come back without theirs
+# (a client that keeps only id, name and arguments); bounded.
 SIGNATURE_CACHE_SIZE = 4096
 MODELS_PAGE_SIZE = 1000
 _VERSIONED = re.compile(r"/v1(alpha|beta)?\d*$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
-def parse_usage(raw: Any) -> Usage | None:
-    """Thinking tokens are billed as output: completion = candidates + thoughts."""
-    if not isinstance(raw, dict):
-        return None
-    prompt = int(raw.get("promptTokenCount") or 0)
-    thoughts = raw.get("thoughtsTokenCount")
-    completion = int(raw.get("candidatesTokenCount") or 0) + int(thoughts or 0)
-    cached = raw.get("cachedContentTokenCount")
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=int(raw.get("totalTokenCount") or prompt + completion),
-        cached_tokens=int(cached) if cached is not None else None,
-        reasoning_tokens=int(thoughts) if thoughts is not None else None,
-    )
-
-
-@dataclass
-class _Candidate:
-    """What one generateContent answer (or one stream chunk) holds of the first candidate."""
-
-    text: list[str] = field(default_factory=list)
-    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    finish: str | None = None
-    blocked: bool = False
-
-
 class GeminiAdapter(HttpAdapter):
+    # `cache_control` is taken only to be refused with a pointer to `cachedContent`
+    # (Gemini has no inline cache breakpoints): see gemini_request.
+    options: ClassVar[frozenset[str]] = frozenset(
+        {
+            "seed",
+            "response_format",
+            "reasoning",
+            "server_tools",
+            "n",
+            "logprobs",
+            "top_logprobs",
+            "frequency_penalty",
+            "presence_penalty",
+            "cached_content",
+            "strict",
+            "cache_control",
+        }
+    )
+    input_parts: ClassVar[frozenset[str]] = frozenset(
+        {"text", "image", "document", "audio", "reasoning", "server_tool"}
+    )
     error_codes: ClassVar[dict[str, tuple[ErrorKind, bool]]] = {
         "RESOURCE_EXHAUSTED": (ErrorKind.RATE_LIMITED, True),
         "INVALID_ARGUMENT": (ErrorKind.INVALID_MESSAGES, False),
@@ -110,7 +82,8 @@ class GeminiAdapter(HttpAdapter):
         super().__init__(*args, **kwargs)
         if not _VERSIONED.search(self.base_url):
             self.base_url = f"{self.base_url}/{API_VERSION}"
-        # Call id → the thoughtSignature Gemini sent with it, to send it back (bounded).
+        # A fallback only: answers carry their signatures (ToolCall.signature, reasoning
+        # parts), and a history sent back as received needs nothing from here.
         self.signatures: OrderedDict[str, str] = OrderedDict()
 
     def headers(self) -> dict[str, str]:
@@ -153,69 +126,21 @@ class GeminiAdapter(HttpAdapter):
     def body(self, request: ProviderRequest) -> dict[str, Any]:
         return build_body(request, self.name, self.signature_of)
 
+    def reader(self, model: str) -> AnswerReader:
+        return AnswerReader(lambda what: self.invalid(what, model), self.remember_signature)
+
     async def chat(self, request: ProviderRequest) -> ProviderResponse:
         path = f"/{self.resource(request.model)}:generateContent"
         payload, response = await self.post_json(
             path, self.body(request), request.model, self.headers(), request.timeout_s
         )
-        cand = self.candidate(payload, request.model)
-        calls = [ToolCall(id=i, name=n, arguments=a) for i, n, a in cand.calls]
-        return ProviderResponse(
-            message=AssistantMessage(content="".join(cand.text) or None, tool_calls=calls or None),
-            finish_reason=self.finish_reason(cand, bool(calls)) or "stop",
-            usage=parse_usage(payload.get("usageMetadata")) or Usage(),
-            model=str(payload.get("modelVersion") or request.model),
-            request_id=request_id(response.headers) or _str(payload.get("responseId")),
-        )
-
-    @staticmethod
-    def finish_reason(cand: _Candidate, has_calls: bool) -> FinishReason | None:
-        if cand.blocked:
-            return "content_filter"
-        if cand.finish is None:
-            return None
-        reason = FINISH_REASONS.get(cand.finish, "stop")
-        return "tool_calls" if reason == "stop" and has_calls else reason
-
-    def candidate(self, payload: Any, model: str) -> _Candidate:
-        """The first candidate's text and calls (ids made up where Gemini sent none,
-        signatures kept); a prompt blocked before any candidate is a content filter."""
-        if not isinstance(payload, dict):
-            raise self.invalid("the response is not an object", model)
-        candidates = payload.get("candidates")
-        if not candidates:
-            feedback = payload.get("promptFeedback") or {}
-            if isinstance(feedback, dict) and feedback.get("blockReason"):
-                return _Candidate(blocked=True, finish=str(feedback["blockReason"]))
-            if "usageMetadata" in payload:  # a usage-only stream chunk
-                return _Candidate()
-            raise self.invalid("the response has no candidates", model)
-        first = candidates[0]
-        if not isinstance(first, dict):
-            raise self.invalid("a candidate is not an object", model)
-        out = _Candidate(finish=_str(first.get("finishReason")))
-        content = first.get("content")
-        parts = content.get("parts") if isinstance(content, dict) else None
-        for part in parts or ():
-            if not isinstance(part, dict) or part.get("thought"):
-                continue  # thought summaries are not the answer
-            if "text" in part:
-                out.text.append(str(part["text"]))
-            call = part.get("functionCall")
-            if isinstance(call, dict):
-                out.calls.append(self._call(call, part.get("thoughtSignature"), model))
-        return out
-
-    def _call(
-        self, call: dict[str, Any], signature: Any, model: str
-    ) -> tuple[str, str, dict[str, Any]]:
-        args = call.get("args") if call.get("args") is not None else {}
-        if not isinstance(args, dict):
-            raise self.invalid("functionCall args is not an object", model)
-        call_id = _str(call.get("id")) or f"{GENERATED_ID_PREFIX}{uuid.uuid4().hex[:24]}"
-        if isinstance(signature, str) and signature:
-            self.remember_signature(call_id, signature)
-        return call_id, str(call.get("name") or ""), args
+        # A whole answer reads as a stream of one chunk: the same parts either way.
+        acc = StreamAccumulator(request.model)
+        for part in self.reader(request.model).read(payload, last=True):
+            acc.add(part)
+        result = acc.response(self.name)
+        result.request_id = request_id(response.headers) or result.response_id
+        return result
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
         path = f"/{self.resource(request.model)}:streamGenerateContent?alt=sse"
@@ -224,8 +149,7 @@ class GeminiAdapter(HttpAdapter):
             "POST", path, self.body(request), request.model, headers, request.timeout_s
         ) as response:
             req_id = request_id(response.headers)
-            calls = 0
-            finished = False
+            reader = self.reader(request.model)
             idle_s = request.stream_idle_timeout_s
             async for chunk in self.sse_json(response, request.model, idle_s):
                 if not isinstance(chunk, dict):  # Malformed, or JSON that is no object
@@ -233,27 +157,12 @@ class GeminiAdapter(HttpAdapter):
                     continue
                 if "error" in chunk:
                     raise self.payload_error(chunk, request.model, fallback="stream error")
-                cand = self.candidate(chunk, request.model)
-                deltas = [
-                    # Gemini sends each call whole: one fragment holds all its arguments.
-                    ToolCallDelta(index=calls + n, id=i, name=name, arguments=json.dumps(args))
-                    for n, (i, name, args) in enumerate(cand.calls)
-                ]
-                calls += len(deltas)
-                text = "".join(cand.text)
-                finish = self.finish_reason(cand, calls > 0)
-                finished = finished or finish is not None
-                yield StreamPart(
-                    delta=ChatDelta(content=text or None, tool_calls=deltas or None)
-                    if text or deltas
-                    else None,
-                    finish_reason=finish,
-                    usage=parse_usage(chunk.get("usageMetadata")),
-                    model=_str(chunk.get("modelVersion")),
-                    request_id=req_id or _str(chunk.get("responseId")),
-                )
+                parts = reader.read(chunk)
+                parts[0].request_id = req_id or _str(chunk.get("responseId"))
                 req_id = None
-            if not finished:
+                for part in parts:
+                    yield part
+            if not reader.finished:
                 raise self.stream_cut(request.model, "a finishReason")
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:

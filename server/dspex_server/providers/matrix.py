@@ -2,6 +2,9 @@
 
 python -m dspex_server.providers.matrix --write docs/providers.md   # regenerate
 python -m dspex_server.providers.matrix --check docs/providers.md   # exit 1 if stale
+
+Per-provider notes (options, reasoning, server tools, caching) are written by hand in
+`docs/providers/<provider>.md` beside the output file and included after the tables.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ CAPABILITIES: tuple[tuple[str, str], ...] = (
 
 WIRE_FORMATS: dict[str, str] = {
     "openai_compat": "Chat Completions (`POST /chat/completions`, SSE)",
+    "openai_responses": "Responses API (`POST /responses`, typed SSE events)",
     "anthropic": "Messages API (`POST /v1/messages`, SSE)",
     "gemini": "generateContent / streamGenerateContent",
     "ollama": "Ollama native (`/api/chat` NDJSON, `/api/embed`, `/api/tags`)",
@@ -76,7 +80,28 @@ def _row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def generate() -> str:
+def _notes(notes: Path | None) -> list[str]:
+    """The hand-written notes, one file per provider, in the table's order."""
+    if notes is None or not notes.is_dir():
+        return []
+    files = {p.stem: p for p in notes.glob("*.md")}
+    known = [spec.name for spec in PROVIDERS if spec.name in files]
+    names = known + sorted(set(files) - set(known))
+    if not names:
+        return []
+    lines = [
+        "",
+        "## Provider notes",
+        "",
+        "Written by hand in `docs/providers/<provider>.md` and included here.",
+    ]
+    for name in names:
+        lines += ["", files[name].read_text(encoding="utf-8").strip("\n")]
+    return lines
+
+
+def generate(notes: Path | None = None) -> str:
+    """The document; `notes`: the folder of hand-written provider notes."""
     lines = [
         "# Providers",
         "",
@@ -161,6 +186,8 @@ def generate() -> str:
             )
         )
     lines += ["", *LOCAL_MODELS]
+    lines += _notes(notes)
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -221,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--write", type=Path, help="write the matrix to this file")
     group.add_argument("--check", type=Path, help="exit 1 if this file is not up to date")
     args = parser.parse_args(argv)
-    text = generate()
+    target = args.write or args.check
+    text = generate(target.parent / target.stem if target is not None else None)
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text(text, encoding="utf-8")

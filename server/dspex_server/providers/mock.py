@@ -11,9 +11,11 @@ import re
 from collections.abc import AsyncIterator
 
 from dspex_protocol import (
-    AssistantMessage,
+    AssistantPart,
     ChatDelta,
     NamedToolChoice,
+    ReasoningPart,
+    TextPart,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -27,6 +29,7 @@ from .base import (
     ProviderRequest,
     ProviderResponse,
     StreamPart,
+    assistant_message,
 )
 from .mock_capture import MockCapture
 from .mock_predict import text_mode_reply
@@ -63,6 +66,27 @@ def estimate_tokens(text: str) -> int:
 
 
 class MockAdapter(Adapter):
+    # A deterministic echo: sampling knobs change nothing (as temperature does not);
+    # what it cannot do (several choices, logprobs, stored responses, a provider's cached
+    # content) is refused like on any provider that lacks it.
+    options = frozenset(
+        {
+            "seed",
+            "response_format",
+            "reasoning",
+            "frequency_penalty",
+            "presence_penalty",
+            "parallel_tool_calls",
+            "user",
+            "metadata",
+            "strict",
+            "cache_control",
+        }
+    )
+    input_parts = frozenset(
+        {"text", "image", "document", "audio", "reasoning", "server_tool", "refusal"}
+    )
+
     def __init__(
         self, spec: ProviderSpec, settings: MockSettings, capture: MockCapture | None = None
     ) -> None:
@@ -144,9 +168,13 @@ class MockAdapter(Adapter):
 
     def _usage(self, request: ProviderRequest, answer: str) -> Usage:
         prompt = sum(estimate_tokens(m.text()) for m in request.messages)
-        completion = estimate_tokens(answer)
+        reasoning = estimate_tokens(_reasoning(request) or "")
+        completion = estimate_tokens(answer) + reasoning
         return Usage(
-            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            reasoning_tokens=reasoning if request.reasoning is not None else None,
         )
 
     async def _begin(self, request: ProviderRequest) -> tuple[str, ToolCall | None]:
@@ -162,10 +190,14 @@ class MockAdapter(Adapter):
     async def chat(self, request: ProviderRequest) -> ProviderResponse:
         self.capture.chat(request, streamed=False)
         answer, call = await self._begin(request)
+        parts: list[AssistantPart] = []
+        reasoning = _reasoning(request)
+        if reasoning is not None:
+            parts.append(ReasoningPart(text=reasoning))
+        if call is None:
+            parts.append(TextPart(text=answer))
         return ProviderResponse(
-            message=AssistantMessage(
-                content=answer if call is None else None, tool_calls=[call] if call else None
-            ),
+            message=assistant_message(parts, [call] if call else None),
             finish_reason="tool_calls" if call else "stop",
             usage=self._usage(request, answer),
             model=request.model,
@@ -190,6 +222,9 @@ class MockAdapter(Adapter):
         size = self.settings.chunk_size
         broken = self._injected_error(request, mid_stream=True)
         after = (broken.details or {}).get("afterChunks", 0) if broken is not None else 0
+        reasoning = _reasoning(request)
+        if reasoning is not None:
+            yield StreamPart(delta=ChatDelta(reasoning=reasoning))
         for n, start in enumerate(range(0, len(answer), size)):
             if broken is not None and n >= int(after or 0):
                 raise broken
@@ -215,6 +250,15 @@ class MockAdapter(Adapter):
             usage=self._usage(request, answer),
             model=request.model,
         )
+
+
+def _reasoning(request: ProviderRequest) -> str | None:
+    """What the mock shows as its reasoning when asked to reason: what it was asked."""
+    config = request.reasoning
+    if config is None:
+        return None
+    asked = ", ".join(f"{k}={v}" for k, v in config.to_wire().items()) or "provider default"
+    return f"(mock) reasoning requested ({asked}); the mock echoes without reasoning."
 
 
 def _last_user_text(request: ProviderRequest) -> str:

@@ -2,6 +2,9 @@
 
 No key. Tool-call arguments arrive as JSON objects (not text) and without ids, so ids are
 generated here; tool results go back as role `tool` with the `tool_name` they answer.
+Thinking models answer their reasoning in `message.thinking` (asked for with `think`),
+which goes back in the history the same way; `logprobs` (Ollama 0.12.11 and later) come
+per token at the top level of each answer object.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dspex_protocol import (
-    AssistantMessage,
     ChatDelta,
     ErrorKind,
     FinishReason,
     ImagePart,
     Message,
+    ReasoningConfig,
+    ReasoningPart,
     TextPart,
     ToolCall,
     ToolCallDelta,
@@ -26,6 +30,7 @@ from dspex_protocol import (
 
 from ..errors import DspexError
 from .base import (
+    AnswerBuilder,
     EmbedRequest,
     EmbedResponse,
     ModelListing,
@@ -39,12 +44,37 @@ from .base import (
     tool_call_names,
     without_none,
 )
+from .compat_dialects import model_family
 from .http import HttpAdapter, aiter_json_lines, request_id
+from .openai_compat_parse import token_logprobs
 from .settings import ProviderSettings
 from .table import ProviderSpec
 
 DEFAULT_PORT = 11434
 DONE_REASONS: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
+# Models whose `think` takes a level (low, medium, high) rather than true/false.
+THINK_LEVELS = {"gpt-oss": "levels"}
+
+
+def think_value(model: str, cfg: ReasoningConfig) -> bool | str:
+    """`think` for a reasoning request: a level where the model takes levels (gpt-oss),
+    else on/off; a token budget only as 0 (off)."""
+    levels = model_family(model, THINK_LEVELS) == "levels"
+    if cfg.summary is not None:
+        raise ValueError("Ollama returns the thinking itself: reasoning.summary is not taken")
+    if cfg.budget_tokens not in (None, 0):
+        raise ValueError("Ollama takes no reasoning budget (budgetTokens 0 turns thinking off)")
+    if cfg.budget_tokens == 0:
+        if levels or cfg.effort is not None:
+            raise ValueError("gpt-oss always thinks on Ollama: give an effort, not budgetTokens 0")
+        return False
+    if cfg.effort is not None:
+        if not levels:
+            raise ValueError(
+                f"{model!r} thinks or not on Ollama (think true/false): no effort levels"
+            )
+        return cfg.effort
+    return True
 
 
 def normalise_host(url: str) -> str:
@@ -64,6 +94,12 @@ def _usage(payload: dict[str, Any]) -> Usage:
 
 
 class OllamaAdapter(HttpAdapter):
+    options = frozenset(
+        {"seed", "response_format", "reasoning", "frequency_penalty", "presence_penalty"}
+        | {"logprobs", "top_logprobs"}
+    )
+    input_parts = frozenset({"text", "image", "reasoning"})
+
     def __init__(
         self, spec: ProviderSpec, settings: ProviderSettings, api_key: str | None, transport: str
     ) -> None:
@@ -91,6 +127,11 @@ class OllamaAdapter(HttpAdapter):
             if images:
                 out["images"] = images
             out["content"] = "".join(p.text for p in message.content if isinstance(p, TextPart))
+            thinking = "".join(
+                p.text or "" for p in message.content if isinstance(p, ReasoningPart)
+            )
+            if thinking and message.role == "assistant":
+                out["thinking"] = thinking
         if message.tool_calls:
             out["tool_calls"] = [
                 {"function": {"name": c.name, "arguments": c.arguments}} for c in message.tool_calls
@@ -115,10 +156,26 @@ class OllamaAdapter(HttpAdapter):
                 "top_p": request.top_p,
                 "stop": request.stop,
                 "seed": request.seed,
+                "frequency_penalty": request.frequency_penalty,
+                "presence_penalty": request.presence_penalty,
             }
         )
         if options:
             body["options"] = options
+        if request.reasoning is not None:
+            try:
+                body["think"] = think_value(request.model, request.reasoning)
+            except ValueError as exc:
+                raise DspexError(
+                    ErrorKind.INVALID_MESSAGES,
+                    f"provider {self.name!r}: {exc} (model {request.model!r})",
+                    provider=self.name,
+                    model=request.model,
+                ) from None
+        if request.logprobs or request.top_logprobs is not None:
+            body["logprobs"] = True
+            if request.top_logprobs is not None:
+                body["top_logprobs"] = request.top_logprobs
         # Ollama has no tool_choice: "none" is honoured by not offering the tools.
         if request.tools and request.tool_choice != "none":
             body["tools"] = [
@@ -193,16 +250,17 @@ class OllamaAdapter(HttpAdapter):
         )
         message = self._message(payload, request.model)
         calls = self._tool_calls(message.get("tool_calls"), request.model)
-        content = message.get("content")
+        answer = AnswerBuilder()
+        thinking, content = message.get("thinking"), message.get("content")
+        answer.reasoning(thinking if isinstance(thinking, str) else "")
+        answer.text(content if isinstance(content, str) else "")
         return ProviderResponse(
-            message=AssistantMessage(
-                content=content if isinstance(content, str) and content else None,
-                tool_calls=calls or None,
-            ),
+            message=answer.message(calls),
             finish_reason=self._finish(payload, bool(calls)),
             usage=_usage(payload),
             model=str(payload.get("model") or request.model),
             request_id=request_id(response.headers),
+            logprobs=token_logprobs(payload.get("logprobs")),
         )
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
@@ -239,13 +297,18 @@ class OllamaAdapter(HttpAdapter):
                     for i, c in enumerate(calls)
                 ]
                 calls_seen += len(calls)
+                thinking = message.get("thinking")
+                logprobs = token_logprobs(payload.get("logprobs"))
                 part = StreamPart(request_id=req_id, model=_opt_str(payload.get("model")))
                 req_id = None
-                if (isinstance(content, str) and content) or deltas:
-                    part.delta = ChatDelta(
-                        content=content if isinstance(content, str) and content else None,
-                        tool_calls=deltas or None,
-                    )
+                delta = ChatDelta(
+                    reasoning=thinking if isinstance(thinking, str) and thinking else None,
+                    content=content if isinstance(content, str) and content else None,
+                    tool_calls=deltas or None,
+                    logprobs=logprobs,
+                )
+                if delta.reasoning or delta.content or deltas or logprobs:
+                    part.delta = delta
                 if payload.get("done"):
                     part.finish_reason = self._finish(payload, calls_seen > 0)
                     part.usage = _usage(payload)

@@ -6,19 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspex_protocol import (
-    AssistantMessage,
-    ChatDelta,
-    ErrorKind,
-    FinishReason,
-    ImagePart,
-    Message,
-    NamedToolChoice,
-    TextPart,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from dspex_protocol import ErrorKind, Usage
 
 from ..errors import DspexError
 from .base import (
@@ -28,117 +16,38 @@ from .base import (
     ProviderRequest,
     ProviderResponse,
     StreamPart,
-    parse_tool_arguments,
 )
+from .compat_dialects import Refused, dialect_for, refused
 from .http import HttpAdapter, request_id
+from .openai_compat_parse import FINISH_REASONS, StreamReader, parse_choice, parse_usage
+from .openai_compat_request import build_body, message_to_wire
+from .settings import ProviderSettings
+from .table import ProviderSpec
 
-FINISH_REASONS: dict[str, FinishReason] = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-    "content_filter": "content_filter",
-}
+__all__ = ["FINISH_REASONS", "OpenAICompatAdapter", "build_body", "message_to_wire", "parse_usage"]
+
 # Error codes in the body that say the request itself was wrong (not retryable).
 INVALID_MESSAGE_CODES = frozenset(
     {"context_length_exceeded", "invalid_request_error", "string_above_max_length"}
 )
 
 
-def _content(message: Message) -> str | list[dict[str, Any]] | None:
-    if message.content is None or isinstance(message.content, str):
-        return message.content
-    parts: list[dict[str, Any]] = []
-    for part in message.content:
-        if isinstance(part, TextPart):
-            parts.append({"type": "text", "text": part.text})
-        elif isinstance(part, ImagePart):
-            url = part.url or f"data:{part.mime_type};base64,{part.data}"
-            parts.append({"type": "image_url", "image_url": {"url": url}})
-    return parts
-
-
-def message_to_wire(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": _content(message)}
-    if message.name:
-        out["name"] = message.name
-    if message.tool_calls:
-        out["tool_calls"] = [
-            {
-                "id": c.id,
-                "type": "function",
-                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-            }
-            for c in message.tool_calls
-        ]
-    if message.tool_call_id:
-        out["tool_call_id"] = message.tool_call_id
-    return out
-
-
-def build_body(request: ProviderRequest, *, max_tokens_field: str = "max_tokens") -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": [message_to_wire(m) for m in request.messages],
-    }
-    optional = {
-        "temperature": request.temperature,
-        max_tokens_field: request.max_tokens,
-        "top_p": request.top_p,
-        "stop": request.stop,
-        "seed": request.seed,
-    }
-    body.update({k: v for k, v in optional.items() if v is not None})
-    if request.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    **({"description": t.description} if t.description else {}),
-                    "parameters": t.parameters,
-                },
-            }
-            for t in request.tools
-        ]
-    choice = request.tool_choice
-    if isinstance(choice, NamedToolChoice):
-        body["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
-    elif choice is not None:
-        body["tool_choice"] = choice
-    fmt = request.response_format
-    if fmt is not None and fmt.type == "json_object":
-        body["response_format"] = {"type": "json_object"}
-    elif fmt is not None and fmt.type == "json_schema":
-        schema: dict[str, Any] = {"name": fmt.name or "response", "schema": fmt.json_schema or {}}
-        if fmt.strict is not None:
-            schema["strict"] = fmt.strict
-        body["response_format"] = {"type": "json_schema", "json_schema": schema}
-    return body
-
-
-def parse_usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    prompt = int(raw.get("prompt_tokens") or 0)
-    completion = int(raw.get("completion_tokens") or 0)
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=int(raw.get("total_tokens") or prompt + completion),
-        cached_tokens=prompt_details.get("cached_tokens")
-        if isinstance(prompt_details, dict)
-        else None,
-        reasoning_tokens=completion_details.get("reasoning_tokens")
-        if isinstance(completion_details, dict)
-        else None,
-    )
-
-
 class OpenAICompatAdapter(HttpAdapter):
-    """POST {base}/chat/completions; SSE streaming with `stream_options.include_usage`."""
+    """POST {base}/chat/completions; SSE streaming with `stream_options.include_usage`.
+    What each row maps beyond the common format is its `Dialect` (compat_dialects)."""
+
+    # Documents and audio are refused per row where the row takes none (its dialect);
+    # reasoning goes back where the API takes it, refusals as OpenAI's `refusal`.
+    input_parts = frozenset({"text", "image", "document", "audio", "reasoning", "refusal"})
+
+    def __init__(
+        self, spec: ProviderSpec, settings: ProviderSettings, api_key: str | None, transport: str
+    ) -> None:
+        super().__init__(spec, settings, api_key, transport)
+        self.dialect = dialect_for(spec.name)
+
+    def mapped_options(self, model: str) -> frozenset[str]:
+        return self.dialect.mapped(model)
 
     def headers(self) -> dict[str, str]:
         headers = self.base_headers()
@@ -157,9 +66,11 @@ class OpenAICompatAdapter(HttpAdapter):
 
     def body(self, request: ProviderRequest) -> dict[str, Any]:
         # OpenAI deprecated max_tokens for max_completion_tokens (required by o-series models);
-        # compatible servers still expect max_tokens.
-        field = "max_completion_tokens" if self.name == "openai" else "max_tokens"
-        return build_body(request, max_tokens_field=field)
+        # compatible servers still expect max_tokens (the dialect says which).
+        try:
+            return build_body(request, self.dialect, self.name)
+        except Refused as exc:
+            raise refused(self.name, request.model, exc) from None
 
     def _invalid(self, what: str, model: str) -> DspexError:
         return DspexError(ErrorKind.INVALID_RESPONSE, what, provider=self.name, model=model)
@@ -177,34 +88,22 @@ class OpenAICompatAdapter(HttpAdapter):
     def parse_response(self, payload: Any, model: str, req_id: str | None) -> ProviderResponse:
         if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
             raise self._invalid("the response has no choices", model)
-        if not payload["choices"]:
+        raw = [c for c in payload["choices"] if isinstance(c, dict)]
+        if not raw:
             raise self._invalid("the response has an empty choices list", model)
-        choice = payload["choices"][0]
-        raw = choice.get("message") if isinstance(choice, dict) else None
-        if not isinstance(raw, dict):
+        raw.sort(key=lambda c: c["index"] if isinstance(c.get("index"), int) else 0)
+        choices = [parse_choice(c, self.name, model) for c in raw]
+        first = choices[0]
+        if first is None:
             raise self._invalid("the first choice has no message", model)
-        calls = [
-            ToolCall(
-                id=str(c.get("id") or f"call_{i}"),
-                name=str(c.get("function", {}).get("name", "")),
-                arguments=parse_tool_arguments(
-                    c.get("function", {}).get("arguments") or "", self.name, model
-                ),
-            )
-            for i, c in enumerate(raw.get("tool_calls") or [])
-            if isinstance(c, dict)
-        ]
-        content = raw.get("content")
         return ProviderResponse(
-            message=AssistantMessage(
-                content=content if isinstance(content, str) else None, tool_calls=calls or None
-            ),
-            finish_reason=FINISH_REASONS.get(
-                str(choice.get("finish_reason")), "tool_calls" if calls else "stop"
-            ),
+            message=first.message,
+            finish_reason=first.finish_reason,
             usage=parse_usage(payload.get("usage")) or Usage(),
             model=str(payload.get("model") or model),
             request_id=req_id or _str(payload.get("id")),
+            logprobs=first.logprobs,
+            more_choices=[c for c in choices[1:] if c is not None],
         )
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
@@ -246,12 +145,14 @@ class OpenAICompatAdapter(HttpAdapter):
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamPart]:
         body = self.body(request)
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        if self.dialect.stream_usage_option:
+            body["stream_options"] = {"include_usage": True}
         headers = {**self.headers(), "Accept": "text/event-stream"}
         async with self.open_stream(
             "POST", "/chat/completions", body, request.model, headers, request.timeout_s
         ) as response:
             req_id = request_id(response.headers)
+            reader = StreamReader()
             done = finished = False
             idle_s = request.stream_idle_timeout_s
             async for sse in self.sse_events(response, request.model, idle_s):
@@ -276,42 +177,14 @@ class OpenAICompatAdapter(HttpAdapter):
                         model=request.model,
                         details={"code": code} if code else None,
                     )
-                part = self.parse_chunk(chunk, request.model, req_id)
-                finished = finished or part.finish_reason is not None
-                yield part
+                for part in reader.read(chunk, req_id):
+                    finished = finished or part.finish_reason is not None
+                    yield part
                 req_id = None
             # No [DONE], but the finish reason came (and the usage chunk after it, where
             # asked for): the answer is complete; without a finish reason it was cut.
             if not done and not finished:
                 raise self.stream_cut(request.model, "[DONE]")
-
-    def parse_chunk(self, chunk: Any, model: str, req_id: str | None) -> StreamPart:
-        if not isinstance(chunk, dict):
-            raise self._invalid("a stream chunk is not an object", model)
-        part = StreamPart(
-            model=_str(chunk.get("model")), usage=parse_usage(chunk.get("usage")), request_id=req_id
-        )
-        choices = chunk.get("choices") or []
-        if not choices:
-            return part
-        choice = choices[0]
-        delta = choice.get("delta") or {}
-        tool_deltas = [
-            ToolCallDelta(
-                index=int(t.get("index", i)),
-                id=_str(t.get("id")),
-                name=_str((t.get("function") or {}).get("name")),
-                arguments=(t.get("function") or {}).get("arguments"),
-            )
-            for i, t in enumerate(delta.get("tool_calls") or [])
-        ]
-        content = delta.get("content")
-        if content or tool_deltas:
-            part.delta = ChatDelta(content=content or None, tool_calls=tool_deltas or None)
-        reason = choice.get("finish_reason")
-        if reason:
-            part.finish_reason = FINISH_REASONS.get(str(reason), "stop")
-        return part
 
 
 def _str(value: Any) -> str | None:

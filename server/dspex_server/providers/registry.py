@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from dspex_protocol.providers import WireFormat
+
 from ..config import ConfigStore
 from ..errors import DspexError
 from .base import Adapter
 from .mock_capture import MockCapture
-from .settings import BedrockSettings, LlamaSettings, MockSettings
+from .settings import BedrockSettings, LlamaSettings, MockSettings, OpenAISettings
 from .table import PROVIDER_BY_NAME, ProviderSpec
+
+RESPONSES_ONLY = "responses_only"  # the catalog capability of models without Chat Completions
 
 
 class AdapterRegistry:
     """Adapters are created lazily (HTTP libraries load on the first request, not at
-    start-up) and rebuilt when their settings change."""
+    start-up) and rebuilt when their settings change. A provider speaks its row's wire
+    format, except OpenAI, whose chats go to the Responses API where `api` (or, with
+    `auto`, the model's catalog row) says so: one adapter per provider and wire format."""
 
     def __init__(self, config: ConfigStore) -> None:
         self.config = config
-        self._adapters: dict[str, tuple[object, Adapter]] = {}
+        self._adapters: dict[tuple[str, str], tuple[object, Adapter]] = {}
+        self._responses_only: dict[tuple[str, str], bool] = {}  # the catalog's verdicts
         # What the mock was asked (dspex/mock/requests): outlives a rebuilt mock adapter.
         self.mock_capture = MockCapture()
 
@@ -32,61 +39,90 @@ class AdapterRegistry:
             )
         return spec
 
-    async def get(self, name: str) -> Adapter:
+    def wire_format(self, spec: ProviderSpec, model: str | None) -> WireFormat:
+        """The wire format a chat with `model` goes through."""
+        settings = self.config.settings.provider(spec.name)
+        if not isinstance(settings, OpenAISettings) or model is None or settings.api == "chat":
+            return spec.wire_format
+        if settings.api == "responses":
+            return "openai_responses"
+        key = (spec.name, model)
+        only = self._responses_only.get(key)
+        if only is None:
+            from ..catalog.data import lookup
+
+            entry = lookup(spec.name, model)
+            only = entry is not None and RESPONSES_ONLY in entry.capabilities
+            if len(self._responses_only) < 4096:  # models are few; names are the client's
+                self._responses_only[key] = only
+        return "openai_responses" if only else spec.wire_format
+
+    async def get(self, name: str, model: str | None = None) -> Adapter:
+        """The provider's adapter; with `model`, the one its chats go through."""
         spec = self.spec(name)
+        wire = self.wire_format(spec, model)
         settings = self.config.settings.provider(name)
         key = (settings, self.config.settings.http_transport)
-        cached = self._adapters.get(name)
+        slot = (name, wire)
+        cached = self._adapters.get(slot)
         if cached is not None and cached[0] == key:
             return cached[1]
-        adapter = self._build(spec)
-        self._adapters[name] = (key, adapter)
+        adapter = self._build(spec, wire)
+        self._adapters[slot] = (key, adapter)
         if cached is not None:
             await cached[1].aclose()
         return adapter
 
     def peek(self, name: str) -> Adapter | None:
-        """The provider's adapter if one was built (nothing is created)."""
-        cached = self._adapters.get(name)
+        """The provider's adapter in its row's wire format, if one was built (nothing is
+        created)."""
+        spec = PROVIDER_BY_NAME.get(name)
+        cached = None if spec is None else self._adapters.get((name, spec.wire_format))
         return cached[1] if cached is not None else None
 
-    def _build(self, spec: ProviderSpec) -> Adapter:
+    def _build(self, spec: ProviderSpec, wire: WireFormat) -> Adapter:
         settings = self.config.settings.provider(spec.name)
-        if spec.wire_format == "mock":
+        if wire == "mock":
             from .mock import MockAdapter
 
             assert isinstance(settings, MockSettings)
             return MockAdapter(spec, settings, self.mock_capture)
-        if spec.wire_format == "openai_compat":
+        if wire == "openai_responses":
+            from .openai_responses import OpenAIResponsesAdapter
+
+            return OpenAIResponsesAdapter(
+                spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
+            )
+        if wire == "openai_compat":
             from .openai_compat import OpenAICompatAdapter
 
             return OpenAICompatAdapter(
                 spec, settings, self.config.api_key(spec.name), self.config.settings.http_transport
             )
         key, transport = self.config.api_key(spec.name), self.config.settings.http_transport
-        if spec.wire_format == "anthropic":
+        if wire == "anthropic":
             from .anthropic import AnthropicAdapter
 
             return AnthropicAdapter(spec, settings, key, transport)
-        if spec.wire_format == "gemini":
+        if wire == "gemini":
             from .gemini import GeminiAdapter
 
             return GeminiAdapter(spec, settings, key, transport)
-        if spec.wire_format == "ollama":
+        if wire == "ollama":
             from .ollama import OllamaAdapter
 
             return OllamaAdapter(spec, settings, key, transport)
-        if spec.wire_format == "bedrock":
+        if wire == "bedrock":
             from .bedrock import BedrockAdapter
 
             assert isinstance(settings, BedrockSettings)
             return BedrockAdapter(spec, settings, key, transport)
-        if spec.wire_format == "llama":
+        if wire == "llama":
             from .llama import LlamaAdapter
 
             assert isinstance(settings, LlamaSettings)
             return LlamaAdapter(spec, settings)
-        if spec.wire_format == "local":
+        if wire == "local":
             from .local import LocalAdapter
 
             return LocalAdapter(spec)
@@ -94,7 +130,7 @@ class AdapterRegistry:
 
         raise DspexError(
             ErrorKind.UNSUPPORTED_PROVIDER,
-            f"wire format {spec.wire_format!r} is not available",
+            f"wire format {wire!r} is not available",
             provider=spec.name,
         )
 

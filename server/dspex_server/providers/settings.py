@@ -170,6 +170,24 @@ class AnthropicSettings(ProviderSettings):
     default_max_tokens: int = Field(default=4096, gt=0)
 
 
+class ResponsesSettings(ProviderSettings):
+    """The Responses API (`openai-responses`, or `openai` with `api` choosing it). dspex
+    keeps no server-side state: responses are not stored (`store: false`) unless this says
+    so, or a request continues one with `previousResponseId` (that answer is stored, so
+    the chain can go on). Set `store = true` to make every answer's `responseId` usable as
+    a `previousResponseId`."""
+
+    store: bool = False
+
+
+class OpenAISettings(ResponsesSettings):
+    """`api`: which OpenAI API a chat goes to. `auto` sends the models the catalog marks
+    responses-only (o1-pro, o3-pro, the deep-research models, gpt-5-pro, the codex models,
+    computer-use-preview) to the Responses API and every other to Chat Completions."""
+
+    api: Literal["chat", "responses", "auto"] = "auto"
+
+
 class MockError(SettingsModel):
     """An error the mock provider injects: on every `every`-th request, or with `times` left."""
 

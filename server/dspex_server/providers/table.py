@@ -12,7 +12,9 @@ from .settings import (
     BedrockSettings,
     LlamaSettings,
     MockSettings,
+    OpenAISettings,
     ProviderSettings,
+    ResponsesSettings,
 )
 
 
@@ -36,6 +38,10 @@ class ProviderSpec:
     # An importable module the provider needs before it counts as configured, and how to
     # install it.
     requires_module: str | None = None
+    # The provider this row is another API of (`openai-responses` of `openai`): it shares
+    # that provider's catalog rows and prices, and its settings (key, base URL, ...)
+    # where its own block does not set them.
+    api_of: str | None = None
     install_hint: str | None = None
     # Settings of which one must be set before it counts as configured (a model file).
     configured_by: tuple[str, ...] = ()
@@ -51,7 +57,7 @@ class ProviderSpec:
 
     def base_url_env_names(self) -> tuple[str, ...]:
         """`<PROVIDER>_BASE_URL` first, then the SDK-standard variables."""
-        own = f"{self.name.upper()}_BASE_URL"
+        own = f"{self.name.upper().replace('-', '_')}_BASE_URL"
         return (own, *(e for e in self.base_url_envs if e != own))
 
 
@@ -61,7 +67,8 @@ CHAT_COMPLETIONS_CAPS = frozenset({"chat", "streaming", "tools", "json_mode"})
 OPENROUTER_ATTRIBUTION = {"HTTP-Referer": "https://pypi.org/project/dspex/", "X-Title": "dspex"}
 
 # The order of this table is the documented order in which a request without `provider`
-# picks the first configured provider that can chat: openai, anthropic, gemini, groq,
+# picks the first configured provider that can chat: openai (openai-responses shares its
+# key, so it is never the first configured one), anthropic, gemini, groq,
 # mistral, xai, perplexity, openrouter, bedrock, then the local servers (lmstudio, ollama),
 # then an in-process GGUF model (`llama`, once a model file is configured); `local` offers
 # embeddings only (it is `dspex/embed`'s default). `mock` is never picked that way: it is
@@ -76,6 +83,20 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         key_envs=("OPENAI_API_KEY",),
         base_url_envs=("OPENAI_BASE_URL",),
         capabilities=CHAT_COMPLETIONS_CAPS | {"embeddings", "json_schema", "vision", "models"},
+        settings_cls=OpenAISettings,
+    ),
+    # OpenAI's Responses API for every model (the `openai` row uses it only for the models
+    # that need it, or with `api = "responses"`): the same key and base URL variables.
+    ProviderSpec(
+        "openai-responses",
+        "openai_responses",
+        "https://api.openai.com/v1",
+        "o4-mini",
+        key_envs=("OPENAI_API_KEY",),
+        base_url_envs=("OPENAI_BASE_URL",),
+        capabilities=CHAT_COMPLETIONS_CAPS | {"json_schema", "vision", "models"},
+        settings_cls=ResponsesSettings,
+        api_of="openai",
     ),
     ProviderSpec(
         "anthropic",

@@ -212,7 +212,12 @@ class Failover:
                 share = left if last else left * NON_LAST_SHARE
                 sub = sub.model_copy(update={"timeout_ms": max(1, int(share * 1000))})
             prefix = None
-            if partial is not None and mark is not None and self.pipeline.accepts_prefill(provider):
+            if (
+                partial is not None
+                and mark is not None
+                and params.reasoning is None
+                and self.pipeline.accepts_prefill(provider)
+            ):
                 mark.mode = "continue"
                 prefix = partial
             sink = _marked(on_chunk, mark, provider, model)

@@ -10,16 +10,18 @@ from ..app import DspexServer
 from ..logs import setup_logging
 from ..providers.table import PROVIDERS
 from ..services import Services
-from . import analytics, core, editor, predict, reliability, sessions, store
+from . import analytics, commands, core, editor, predict, progress, reliability, sessions, store
 
 REGISTRARS = (
     core.register,
+    progress.register,
     predict.register,
     analytics.register,
     sessions.register,
     reliability.register,
     store.register,
     editor.register,
+    commands.register,
 )
 
 

@@ -1,4 +1,5 @@
-"""Analytics handlers: performance, compare, health, similarity and vector indexes."""
+"""Analytics handlers: performance, compare, health, similarity and vector indexes. An
+index add of a large set and a compare over the logged history report work-done progress."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from dspex_protocol import analytics as an
 from dspex_protocol import methods as m
 
 from ..analytics.backend import AnalyticsInputError
+from ..analytics.index import NORMALISE_ROWS
+from ..analytics.service import PROGRESS_MIN_BATCH
 from ..app import DspexServer
 from ..errors import InvalidParams
 from ..services import Services
 from .base import method
+from .progress import work_done
 
 T = TypeVar("T")
 
@@ -41,7 +45,10 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.ANALYTICS_COMPARE)
     async def compare(params: an.CompareParams) -> Any:
-        return await _checked(m.ANALYTICS_COMPARE.name, analytics.compare(params))
+        history = params.since is not None or params.until is not None
+        title = "dspex: compare the logged history" if history else "dspex: compare"
+        async with work_done(server, params.work_done_token, title, long=history) as progress:
+            return await _checked(m.ANALYTICS_COMPARE.name, analytics.compare(params, progress))
 
     @method(server, m.ANALYTICS_HEALTH)
     async def health(params: an.HealthParams) -> Any:
@@ -53,7 +60,11 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.INDEX_ADD)
     async def index_add(params: an.IndexAddParams) -> Any:
-        return await _checked(m.INDEX_ADD.name, analytics.index_add(params))
+        # Server-initiated progress where the add takes more than one step.
+        large = params.count > (PROGRESS_MIN_BATCH if params.texts else 2 * NORMALISE_ROWS)
+        title = f"dspex: index {params.name}"
+        async with work_done(server, params.work_done_token, title, long=large) as progress:
+            return await _checked(m.INDEX_ADD.name, analytics.index_add(params, progress))
 
     @method(server, m.INDEX_QUERY)
     async def index_query(params: an.IndexQueryParams) -> Any:

@@ -21,7 +21,8 @@ log = logging.getLogger("dspex.rpc")
 
 
 def parse_params(spec: m.MethodSpec, raw: Any) -> Any:
-    if raw is None:
+    if raw is None or raw == []:
+        # No params; Neovim encodes an empty Lua table (`{}`) as an empty array.
         raw = {}
     if not isinstance(raw, dict):
         raise InvalidParams(

@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from lsprotocol import types
 from pydantic import ValidationError
+from pygls.exceptions import JsonRpcException
 
 from dspex_protocol import InlineCompletionShown
 from dspex_protocol import methods as m
@@ -18,7 +20,7 @@ from ..app import DspexServer
 from ..editor.fim import FimEngine
 from ..editor.inline import ACCEPT_COMMAND, InlineCompleter
 from ..services import Services
-from .base import method
+from .base import internal_error, method
 
 log = logging.getLogger("dspex.editor")
 
@@ -34,7 +36,12 @@ def register(server: DspexServer, services: Services) -> None:
     async def inline_completion(
         params: types.InlineCompletionParams,
     ) -> types.InlineCompletionList | None:
-        return await completer.complete(params)
+        try:
+            return await completer.complete(params)
+        except (asyncio.CancelledError, JsonRpcException):
+            raise
+        except Exception as exc:  # never pygls' answer, which carries the traceback
+            raise internal_error(exc) from None
 
     @server.feature(INLINE_COMPLETION_DID_SHOW)
     def did_show(raw: Any) -> None:

@@ -1,4 +1,5 @@
-"""`dspex/predict` and the `dspex.predict` command for generic LSP clients."""
+"""`dspex/predict`, `dspex/predict/batch` (with work-done progress) and the `dspex.predict`
+command for generic LSP clients."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from typing import Any
 
 from pygls.exceptions import JsonRpcException
 
-from dspex_protocol import PredictParams
+from dspex_protocol import PredictBatchParams, PredictParams
 from dspex_protocol import methods as m
 
 from ..app import DspexServer
 from ..errors import DspexError, InvalidParams
 from ..services import Services
 from .base import internal_error, method, parse_params
+from .progress import work_done
 
 COMMAND = "dspex.predict"
 
@@ -30,6 +32,30 @@ def register(server: DspexServer, services: Services) -> None:
             ) from None
 
     method(server, m.PREDICT)(run)
+
+    @method(server, m.PREDICT_BATCH)
+    async def batch(params: PredictBatchParams) -> Any:
+        from ..predict.batch import item_params, run_batch
+        from ..predict.signature import SignatureError
+
+        try:
+            items = item_params(params)
+        except SignatureError as exc:
+            name = m.PREDICT_BATCH.name
+            data = {"method": name, "errors": exc.errors}
+            raise InvalidParams(f"{name}: {exc}", data=data) from None
+        stop = asyncio.Event()
+        async with work_done(
+            server,
+            params.work_done_token,
+            "dspex: predict batch",
+            long=len(items) > 1,
+            on_cancel=stop.set,
+            message=f"0/{len(items)} items",
+        ) as progress:
+            return await run_batch(
+                items, run, concurrency=params.concurrency, progress=progress, stop=stop
+            )
 
     @server.command(COMMAND)
     async def predict_command(*args: Any) -> Any:

@@ -318,12 +318,15 @@ class SessionService:
             data.messages += [
                 SessionMessage.model_validate({**m.model_dump(), "at": asked_at}) for m in new
             ]
-            empty = answer.message.content is None and not answer.message.tool_calls
+            said = answer.message
+            empty = said.content is None and not said.tool_calls and not said.parts
             data.messages.append(
                 SessionMessage(
                     role="assistant",
-                    content="" if empty else answer.message.content,
-                    tool_calls=answer.message.tool_calls,
+                    content="" if empty else said.content,
+                    tool_calls=said.tool_calls,
+                    parts=list(said.parts) if said.parts else None,
+                    reasoning=said.reasoning,
                     at=now(),
                     model=result.model,
                     finish_reason=answer.finish_reason,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,7 +37,9 @@ def latency_groups(
     since: datetime | None,
     until: datetime | None,
     max_samples: int,
+    on_group: Callable[[int, int], None] | None = None,
 ) -> list[HistoryGroup]:
+    """`on_group(done, total)` is told after each group is read (on this thread)."""
     start, end = _range(since, until)
     base = "FROM exchanges WHERE operation = 'chat' AND at >= ? AND at < ?"
     if keys is None:
@@ -66,4 +69,6 @@ def latency_groups(
                 costs.append(cost)
         name = provider if model is None else f"{provider}/{model}"
         groups.append(HistoryGroup(name, latencies, int(successes), int(requests), costs))
+        if on_group is not None:
+            on_group(len(groups), len(keys))
     return groups

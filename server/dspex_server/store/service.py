@@ -220,8 +220,11 @@ class Store:
         since: datetime | None,
         until: datetime | None,
         max_samples: int,
+        on_group: Callable[[int, int], None] | None = None,
     ) -> list[HistoryGroup]:
-        return await self.read(lambda conn: latency_groups(conn, keys, since, until, max_samples))
+        return await self.read(
+            lambda conn: latency_groups(conn, keys, since, until, max_samples, on_group)
+        )
 
     def close(self) -> None:
         if self._rows:  # handed over by the loop, normally

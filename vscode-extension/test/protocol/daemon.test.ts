@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import { CancellationTokenSource, createMessageConnection, ProgressType, StreamMessageReader, StreamMessageWriter, type MessageConnection } from "vscode-jsonrpc/node";
+import { ChatSession, STATE_KEY, type StateStore } from "../../src/chatSession";
 import { buildDaemonSettings, DEFAULT_SETTINGS } from "../../src/config";
 import { describeError, isCancelled } from "../../src/errors";
 
@@ -42,6 +43,7 @@ async function startDaemon(initializationOptions: unknown = {}, configuration?: 
   env.DSPEX_CONFIG = join(tmp, "config.toml");
   writeFileSync(env.DSPEX_CONFIG, ""); // a DSPEX_CONFIG naming a missing file is an error
   env.XDG_CONFIG_HOME = join(tmp, "xdg");
+  env.XDG_DATA_HOME = join(tmp, "data"); // the daemon's own session store: this daemon's only
   const proc = spawn(PYTHON, ["-m", "dspex_server"], { env, stdio: "pipe" });
   let err = "";
   proc.on("exit", (code) => {
@@ -194,4 +196,41 @@ test("the daemon's workspace/configuration pull gets the extension's block (the 
   assert.equal(cfg.config.providers.openai.apiKey, "<redacted>");
   await d.close();
   assert.ok(!d.stderr().includes(key));
+});
+
+test("the chat panel's session, saved the extension's way, comes back in a fresh daemon", async () => {
+  const data = new Map<string, unknown>();
+  const state: StateStore = { get: <T>(k: string) => data.get(k) as T | undefined, update: async (k: string, v: unknown) => void data.set(k, JSON.parse(JSON.stringify(v ?? null))) };
+  const key = "sk-session-test-0123456789abcdef";
+  const first = await startDaemon({ dspex: { defaultProvider: "mock", providers: { openai: { apiKey: key } } } });
+  const request = (d: Daemon) => <T>(method: string, params: unknown) => d.conn.sendRequest(method, params) as Promise<T>;
+  const a = new ChatSession(request(first), state, () => [key]);
+  const id = await a.ensure({ provider: "mock" });
+  const chunks: string[] = [];
+  const sub = first.conn.onProgress(new ProgressType<any>(), "s1", (v) => void chunks.push(v.delta?.content ?? ""));
+  const answer: any = await first.conn.sendRequest("dspex/session/chat", { sessionId: id, content: `# Title\nmy key is ${key}`, partialResultToken: "s1" });
+  sub.dispose();
+  assert.equal(chunks.join(""), answer.choices[0].message.content, "session turns stream too");
+  await a.save(answer.latencyMs);
+  assert.ok(!JSON.stringify(data.get(STATE_KEY)).includes(key), "the workspace state never holds a key");
+  await first.close();
+
+  const second = await startDaemon({ dspex: { defaultProvider: "mock" } });
+  const b = new ChatSession(request(second), state, () => []);
+  const back = await b.restore();
+  assert.equal(back?.how, "imported");
+  assert.equal(back?.sessionId, id);
+  assert.deepEqual(back?.messages.map((m) => m.role), ["user", "assistant"]);
+  assert.equal(Object.keys(back!.latencies).length, 1, "the measured latency of the answer is kept");
+  const more: any = await second.conn.sendRequest("dspex/session/chat", { sessionId: id, content: "again" });
+  assert.equal(more.choices[0].message.content, "again");
+  // Another model picked in the settings: the conversation moves to a session on it.
+  await b.retarget({ provider: "mock", model: "mock-large" });
+  const moved: any = await second.conn.sendRequest("dspex/session/chat", { sessionId: b.id, content: "on the new model" });
+  assert.equal(moved.model, "mock-large");
+  const history: any = await second.conn.sendRequest("dspex/session/history", { sessionId: b.id });
+  assert.equal(history.messages.length, 6);
+  const old = await rejection(second.conn.sendRequest("dspex/session/history", { sessionId: id }));
+  assert.equal(old.code, -32602, "the old session ended");
+  await second.close();
 });

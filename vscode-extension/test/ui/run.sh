@@ -41,7 +41,8 @@ PORT=${PORT:-$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 unset_args=()
 for v in $(compgen -e | grep -E '^(OPENAI|ANTHROPIC|GEMINI|GOOGLE|GROQ|MISTRAL|PERPLEXITY|OPENROUTER|XAI|OLLAMA|LMSTUDIO|AWS|BEDROCK|DSPEX)_' || true); do unset_args+=(-u "$v"); done
 : > "$RUN/dspex-config.toml"  # empty: a DSPEX_CONFIG naming a missing file is an error
-env "${unset_args[@]}" DSPEX_CONFIG="$RUN/dspex-config.toml" \
+# The daemon's data (sessions, keys) go to this run's folder, not the user's.
+env "${unset_args[@]}" DSPEX_CONFIG="$RUN/dspex-config.toml" XDG_DATA_HOME="$RUN/data" XDG_CONFIG_HOME="$RUN/config" \
   setsid "$TOOLS/node_modules/.bin/code-server" --config "$RUN/config.yaml" --bind-addr "127.0.0.1:$PORT" --auth none \
   --disable-telemetry --disable-update-check --disable-workspace-trust --disable-getting-started-override \
   --user-data-dir "$RUN/ud" --extensions-dir "$RUN/ext" --vscode-option enable-smoke-test-driver \

@@ -37,6 +37,30 @@ async function serve(page, stop) {
           res.file = file;
         } else if (req.action === "find") {
           await page.getByText(req.text).first().waitFor({ state: "visible", timeout: 10000 });
+        } else if (req.action === "keys") {
+          // Typed into the workbench: `click` focuses something first (e.g. an editor's text),
+          // `before` keys are pressed, then `text` is typed and `press` keys pressed.
+          if (req.click) await page.locator(req.click).first().click();
+          for (const key of req.before ?? []) await page.keyboard.press(key);
+          if (req.text) await page.keyboard.type(req.text, { delay: req.delayMs ?? 30 });
+          for (const key of req.press ?? []) await page.keyboard.press(key);
+        } else if (req.action === "wait") {
+          // A selector in the workbench itself (not a webview), e.g. an editor's ghost text.
+          const el = page.locator(req.selector).first();
+          await el.waitFor({ state: "visible", timeout: req.timeoutMs ?? 10000 });
+          res.text = (await page.locator(req.selector).allTextContents()).join("");
+        } else if (req.action === "query") {
+          // Reads the DOM of the frame (webview) that has `req.within`: count, text, HTML.
+          let frame;
+          for (let i = 0; i < 100 && !frame; i++) {
+            frame = await findFrame(page, req.within);
+            if (!frame) await page.waitForTimeout(100);
+          }
+          if (!frame) throw new Error(`no frame has ${req.within}`);
+          Object.assign(res, await frame.evaluate((sel) => {
+            const all = document.querySelectorAll(sel);
+            return { count: all.length, text: all[0] ? all[0].textContent : null, html: all[0] ? all[0].innerHTML : null, pwned: document.body.dataset.pwned ?? null };
+          }, req.selector));
         } else {
           let frame;
           for (let i = 0; i < 100 && !frame; i++) {
@@ -76,7 +100,10 @@ async function serve(page, stop) {
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  // Clipboard permissions: the chat's Copy button goes through vscode.env.clipboard, which
+  // in the browser workbench is the page's clipboard.
+  const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, permissions: ["clipboard-read", "clipboard-write"] });
+  const page = await context.newPage();
   let done;
   const exited = new Promise((r) => (done = r));
   // The workbench logs a lot offline (gallery, GitHub auth...): all of it goes to a file,

@@ -1,9 +1,11 @@
 -- dspex for Neovim (0.11+): the daemon as an LSP client, chat and predict commands,
--- answers streamed into a scratch buffer through LSP partial results.
+-- answers streamed into a scratch buffer through LSP partial results, and inline
+-- completion (ghost text) in the buffers you edit (lua/dspex/inline.lua).
 --
 --   require("dspex").setup({ cmd = { "dspex-server" }, provider = nil, model = nil })
 --   :DspexChat {prompt}            ask; the answer streams into the dspex://chat buffer
 --   :'<,'>DspexPredict {signature}  run a signature (default "text -> answer") on the selection
+--   :'<,'>DspexExplain              explain the selection (the dspex.explain command)
 local M = {}
 
 M.config = {
@@ -12,6 +14,9 @@ M.config = {
   model = nil,
   settings = {}, -- sent as initializationOptions (e.g. { providers = { mock = { mode = "echo" } } })
   split = "botright split",
+  -- Inline completion: false turns it off; a table overrides lua/dspex/inline.lua's config
+  -- (accept_key = "<Tab>", debounce_ms, filetypes, native = false for the extmark path...).
+  inline = {},
 }
 
 local state = { client_id = nil, streams = {}, next_token = 0 }
@@ -137,8 +142,52 @@ function M.predict(signature, text, on_done)
   end)
 end
 
+--- Explain lines `line1`..`line2` of the current buffer (dspex.explain); the answer goes to
+--- the dspex://chat buffer.
+function M.explain(line1, line2, on_done)
+  local c = client()
+  local source = vim.api.nvim_get_current_buf()
+  vim.lsp.buf_attach_client(source, c.id) -- the daemon reads the synced text
+  local last = vim.api.nvim_buf_get_lines(source, line2 - 1, line2, false)[1] or ""
+  local range = { start = { line = line1 - 1, character = 0 }, ["end"] = { line = line2 - 1, character = #last } }
+  local args = { uri = vim.uri_from_bufnr(source), range = range, show = "none",
+    provider = M.config.provider, model = M.config.model }
+  local buf = output_buffer("dspex://chat")
+  c:request("workspace/executeCommand", { command = "dspex.explain", arguments = { args } }, function(err, result)
+    if err then
+      report_error(buf, err)
+    else
+      append_text(buf, "> explain lines " .. line1 .. "-" .. line2 .. "\n" .. result.text .. "\n")
+    end
+    vim.b[buf].dspex_done = (vim.b[buf].dspex_done or 0) + 1
+    if on_done then
+      on_done(result, err)
+    end
+  end)
+end
+
+--- Sync `bufnr` with the daemon and give it inline completion.
+function M.attach(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local c = client()
+  vim.lsp.buf_attach_client(bufnr, c.id)
+  require("dspex.inline").attach(c.id, bufnr)
+end
+
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", M.config, opts or {})
+  if M.config.inline ~= false then
+    local inline = require("dspex.inline")
+    inline.config = vim.tbl_deep_extend("force", inline.config, M.config.inline or {})
+    vim.api.nvim_create_autocmd({ "BufEnter", "FileType" }, {
+      group = vim.api.nvim_create_augroup("dspex_attach", { clear = true }),
+      callback = function(ev)
+        if vim.bo[ev.buf].buftype == "" and vim.api.nvim_buf_get_name(ev.buf) ~= "" then
+          M.attach(ev.buf)
+        end
+      end,
+    })
+  end
   vim.api.nvim_create_user_command("DspexChat", function(args)
     M.chat(args.args)
   end, { nargs = "+", desc = "Ask a model through dspex" })
@@ -147,6 +196,9 @@ function M.setup(opts)
     local signature = args.args ~= "" and args.args or "text -> answer"
     M.predict(signature, table.concat(lines, "\n"))
   end, { nargs = "*", range = "%", desc = "Run a dspex signature on the selection" })
+  vim.api.nvim_create_user_command("DspexExplain", function(args)
+    M.explain(args.line1, args.line2)
+  end, { range = "%", desc = "Explain the selection with dspex" })
 end
 
 return M

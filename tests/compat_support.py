@@ -1,0 +1,77 @@
+"""One fake per Chat Completions row, each speaking its provider's dialect (reasoning
+field, fields it refuses), and the environment that points the daemon at them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fakes.openai_server import FakeOpenAI
+
+# Mistral's documented chat completion request fields: anything else is a 422.
+MISTRAL_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stream",
+        "stop",
+        "random_seed",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "presence_penalty",
+        "frequency_penalty",
+        "n",
+        "prediction",
+        "parallel_tool_calls",
+        "prompt_mode",
+        "safe_prompt",
+        "reasoning_effort",
+    }
+)
+# Groq answers these with a 400 (its OpenAI compatibility notes); n must be 1.
+GROQ_UNSUPPORTED = frozenset({"logprobs", "top_logprobs", "logit_bias", "n"})
+
+# provider -> (key env var or None, base URL env var)
+ROWS: dict[str, tuple[str | None, str]] = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "groq": ("GROQ_API_KEY", "GROQ_BASE_URL"),
+    "mistral": ("MISTRAL_API_KEY", "MISTRAL_BASE_URL"),
+    "xai": ("XAI_API_KEY", "XAI_BASE_URL"),
+    "perplexity": ("PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL"),
+    "openrouter": ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL"),
+    "lmstudio": (None, "LMSTUDIO_API_BASE"),
+}
+
+
+def make_fake(name: str) -> FakeOpenAI:
+    key = None if ROWS[name][0] is None else f"key-for-{name}-0123456789"
+    if name == "groq":
+        return FakeOpenAI(key, reasoning_field="reasoning", unsupported=GROQ_UNSUPPORTED)
+    if name == "mistral":
+        return FakeOpenAI(
+            key, reasoning_field="thinking", known_fields=MISTRAL_FIELDS, usage_in_stream=True
+        )
+    if name == "openrouter":
+        return FakeOpenAI(key, reasoning_field="details")
+    if name == "lmstudio":
+        return FakeOpenAI(key, reasoning_field="reasoning")
+    return FakeOpenAI(key, reasoning_field="reasoning_content")
+
+
+@asynccontextmanager
+async def compat_fakes() -> AsyncIterator[dict[str, FakeOpenAI]]:
+    async with AsyncExitStack() as stack:
+        yield {name: await stack.enter_async_context(make_fake(name)) for name in ROWS}
+
+
+def compat_env(env: dict[str, str], fakes: dict[str, FakeOpenAI]) -> dict[str, str]:
+    env = dict(env)
+    for name, (key_env, url_env) in ROWS.items():
+        if key_env:
+            env[key_env] = fakes[name].api_key or ""
+        env[url_env] = fakes[name].api_base
+    return env
