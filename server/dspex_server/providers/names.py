@@ -6,6 +6,7 @@ from __future__ import annotations
 
 PROVIDER_NAMES: tuple[str, ...] = (
     "openai",
+    "openai-responses",
     "anthropic",
     "gemini",
     "groq",
