@@ -175,6 +175,8 @@ def test_route_lets_a_probe_through_and_never_targets_the_mock() -> None:
         mon.store.on_event(stop_event("openai", 10.0, ok=False))
     assert mon.assess("openai").status == "unhealthy"
     assert mon.route(CHAT, "openai", "gpt-4o-mini") is None  # the mock is no fallback
+    # nor is another API of the same service (openai-responses shares openai's key)
+    assert mon.config.configured("openai-responses")
 
 
 async def test_heavy_work_runs_on_the_analytics_executor_not_the_loop() -> None:

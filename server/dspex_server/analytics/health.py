@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from dspex_protocol import ChatParams
 
-from ..providers.table import FALLBACK_PROVIDER, PROVIDERS
+from ..providers.table import FALLBACK_PROVIDER, PROVIDER_BY_NAME, PROVIDERS
 from ..telemetry import RequestEvent
 from .samples import ProviderAggregate, SampleStore
 
@@ -203,9 +203,12 @@ class HealthMonitor:
         if params.response_format is not None:
             needs.add("json_mode")
         best: tuple[float, int, str] | None = None
+        upstream = _upstream(provider)
         for spec in PROVIDERS:
             name = spec.name
-            if name in (provider, FALLBACK_PROVIDER) or not self.config.configured(name):
+            if name == FALLBACK_PROVIDER or not self.config.configured(name):
+                continue
+            if _upstream(name) == upstream:  # another API of the same service is no way out
                 continue
             if not needs <= spec.capabilities:
                 continue
@@ -230,3 +233,9 @@ class HealthMonitor:
             f"{target!r} model {target_model!r} (health score {best[0]:.2f})"
         )
         return target, target_model, notice
+
+
+def _upstream(provider: str) -> str:
+    """The service a provider row reaches: `openai-responses` is openai's."""
+    spec = PROVIDER_BY_NAME.get(provider)
+    return spec.api_of or spec.name if spec is not None else provider
