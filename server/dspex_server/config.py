@@ -183,7 +183,7 @@ def _check(data: Mapping[str, Any]) -> tuple[Settings, list[Issue]]:
             )
             continue
         try:
-            providers[name] = spec.settings_cls.model_validate(_inherited(spec, raw_providers))
+            providers[name] = spec.settings_cls.model_validate(spec.settings_block(raw_providers))
         except ValidationError as exc:
             issues += [_issue(("providers", name), e) for e in exc.errors()]
     for spec in PROVIDERS:  # a row that is another API of a configured provider
@@ -191,7 +191,7 @@ def _check(data: Mapping[str, Any]) -> tuple[Settings, list[Issue]]:
             # A bad inherited setting is reported on the provider's own block.
             with contextlib.suppress(ValidationError):
                 providers[spec.name] = spec.settings_cls.model_validate(
-                    _inherited(spec, raw_providers)
+                    spec.settings_block(raw_providers)
                 )
     top = {k: v for k, v in data.items() if k != "providers"}
     try:
@@ -210,18 +210,6 @@ def _check(data: Mapping[str, Any]) -> tuple[Settings, list[Issue]]:
     settings.providers = providers
     issues += route_issues(settings.routes, PROVIDER_BY_NAME)
     return settings, issues
-
-
-def _inherited(spec: ProviderSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A row's settings block: its own, over the settings of the provider it is another
-    API of (those that its settings class has)."""
-    own = dict(raw.get(spec.name) or {})
-    if spec.api_of is None or not isinstance(raw.get(spec.api_of), Mapping):
-        return own
-    fields = spec.settings_cls.model_fields
-    known = {n for f, info in fields.items() for n in (f, info.alias) if n}
-    base = {k: v for k, v in raw[spec.api_of].items() if k in known}
-    return {**base, **own}
 
 
 def _issue(prefix: Loc, error: Any) -> Issue:
@@ -507,7 +495,7 @@ class ConfigStore:
         if spec is None:
             return False
         settings = self.settings.provider(name)
-        if spec.requires_module is not None and not module_available(spec.requires_module):
+        if not spec.module_installed():
             return False
         if spec.configured_by:
             return any(getattr(settings, f, None) for f in spec.configured_by)
@@ -532,7 +520,7 @@ class ConfigStore:
         """provider_not_configured, saying exactly what is missing and how to give it."""
         spec = PROVIDER_BY_NAME[name]
         config_key = f"providers.{name}"
-        if spec.requires_module is not None and not module_available(spec.requires_module):
+        if not spec.module_installed():
             hint = spec.install_hint or f"pip install {spec.requires_module}"
             what = f"needs the {spec.requires_module} module ({hint})"
         elif spec.configured_by:
@@ -589,16 +577,6 @@ class ConfigStore:
             ):
                 return spec.name, False
         return FALLBACK_PROVIDER, True
-
-
-def module_available(name: str) -> bool:
-    """Whether a module can be imported, without importing it (start-up stays fast)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def redact(value: Any) -> Any:

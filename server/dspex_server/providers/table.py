@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from dspex_protocol.providers import WireFormat
 
@@ -45,6 +46,29 @@ class ProviderSpec:
     install_hint: str | None = None
     # Settings of which one must be set before it counts as configured (a model file).
     configured_by: tuple[str, ...] = ()
+
+    def module_installed(self) -> bool:
+        """Whether the module this row needs (`requires_module`) can be imported, found
+        without importing it (start-up stays fast)."""
+        if self.requires_module is None:
+            return True
+        import importlib.util
+
+        try:
+            return importlib.util.find_spec(self.requires_module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    def settings_block(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """This row's settings block from the config's `providers` table: its own, over
+        the settings of the provider it is another API of (those its settings class has)."""
+        own = dict(raw.get(self.name) or {})
+        if self.api_of is None or not isinstance(raw.get(self.api_of), Mapping):
+            return own
+        fields = self.settings_cls.model_fields
+        known = {n for f, info in fields.items() for n in (f, info.alias) if n}
+        base = {k: v for k, v in raw[self.api_of].items() if k in known}
+        return {**base, **own}
 
     def base_url_for(self, settings: ProviderSettings) -> str | None:
         """The base URL in force: the configured one, else the default with its `{region}`
