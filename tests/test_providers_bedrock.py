@@ -3,41 +3,20 @@ loopback fake that checks every SigV4 signature and streams real event-stream fr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
+from bedrock_support import bedrock, fake_bedrock, fresh_script
+from daemon import Daemon, clean_env, start_daemon
 from fakes.base import Garbage, Reply, TruncatedStream
 from fakes.bedrock_server import AUTH_RE, FakeBedrock, StreamException, bedrock_error
 from provider_cases import PNG_B64, WEATHER_TOOL, image_message, rpc_error, user_chat
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+__all__ = ["bedrock", "fake_bedrock", "fresh_script"]  # module-scoped fixtures used here
 
 MODEL = "amazon.nova-lite-v1:0"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def fake_bedrock() -> AsyncIterator[FakeBedrock]:
-    async with FakeBedrock() as fake:
-        yield fake
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bedrock(
-    tmp_path_factory: pytest.TempPathFactory, fake_bedrock: FakeBedrock
-) -> AsyncIterator[Daemon]:
-    env = clean_env(tmp_path_factory.mktemp("bedrock"), **fake_bedrock.env())
-    async with start_daemon(env, initialization_options=SINGLE_ATTEMPT) as d:
-        yield d
-
-
-@pytest.fixture(autouse=True)
-def fresh_script(fake_bedrock: FakeBedrock) -> None:
-    fake_bedrock.script.clear()
-    fake_bedrock.signature_failures.clear()
 
 
 async def test_plain_chat_is_a_signed_converse_request(

@@ -6,17 +6,17 @@ a tool call."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
+from bedrock_support import bedrock, fake_bedrock, fresh_script
+from daemon import Daemon
 from fakes.base import Reply, ServerTool, Thinking
 from fakes.bedrock_server import FakeBedrock
 from provider_cases import WEATHER_TOOL, rpc_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+__all__ = ["bedrock", "fake_bedrock", "fresh_script"]  # module-scoped fixtures used here
 
 CLAUDE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 NOVA2 = "us.amazon.nova-2-lite-v1:0"
@@ -31,27 +31,6 @@ INTERPRETER = ServerTool(
     output=RESULT,
     result_type="nova_code_interpreter_result",
 )
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def fake_bedrock() -> AsyncIterator[FakeBedrock]:
-    async with FakeBedrock() as fake:
-        yield fake
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bedrock(
-    tmp_path_factory: pytest.TempPathFactory, fake_bedrock: FakeBedrock
-) -> AsyncIterator[Daemon]:
-    env = clean_env(tmp_path_factory.mktemp("bedrock-reasoning"), **fake_bedrock.env())
-    async with start_daemon(env, initialization_options=SINGLE_ATTEMPT) as d:
-        yield d
-
-
-@pytest.fixture(autouse=True)
-def fresh_script(fake_bedrock: FakeBedrock) -> None:
-    fake_bedrock.reset()
-    fake_bedrock.validation_failures.clear()
 
 
 def chat(model: str, content: str = "Weather in Oslo?", **extra: Any) -> dict[str, Any]:

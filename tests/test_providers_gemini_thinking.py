@@ -4,56 +4,19 @@ back in the next turn (plain and streamed)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
+from daemon import Daemon
 from fakes.base import Reply, Thinking
 from fakes.gemini_server import FakeGemini
+from gemini_support import G3, P, ask, d, fake, fresh_fake, sent
 from provider_checks import WEATHER_TOOL, chat, chat_error, stream_chat
 
-P = "gemini"
-G3 = "gemini-3-pro-preview"
 ASK = {"role": "user", "content": "Weather in Paris?"}
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fake() -> AsyncIterator[FakeGemini]:
-    async with FakeGemini() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def fresh_fake(fake: FakeGemini) -> None:
-    fake.reset()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def d(tmp_path_factory: pytest.TempPathFactory, fake: FakeGemini) -> AsyncIterator[Daemon]:
-    env = {
-        **clean_env(tmp_path_factory.mktemp("daemon")),
-        "GEMINI_API_KEY": fake.api_key or "",
-        "GEMINI_BASE_URL": fake.base_url,
-    }
-    async with start_daemon(env, initialization_options=SINGLE_ATTEMPT) as daemon:
-        yield daemon
-
-
-def sent(fake: FakeGemini) -> dict[str, Any]:
-    body = fake.requests[-1].body
-    assert isinstance(body, dict)
-    return body
-
-
-async def ask(d: Daemon, streamed: bool, **params: Any) -> Any:
-    if streamed:
-        result, _ = await stream_chat(d, P, **params)
-        return result
-    return await chat(d, P, **params)
+__all__ = ["d", "fake", "fresh_fake"]  # module-scoped fixtures used here
 
 
 @pytest.mark.parametrize(
