@@ -4,12 +4,10 @@ chooses it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
+from daemon import Daemon, clean_env, start_daemon
 from fakes.base import CleanClose, Garbage, HttpError, MalformedEvent, Reply, StreamErrorEvent
 from fakes.openai_responses_server import REQUEST_ID, FakeOpenAIResponses, responses_error
 from provider_checks import (
@@ -25,33 +23,14 @@ from provider_checks import (
     streamed_text,
     streamed_tool_fragments,
 )
-from responses_support import P, last_body, responses_env
+from responses_support import P, d, fake, fresh_fake, last_body, responses_env
 
 from dspex_server.config import ConfigStore
 from dspex_server.providers.registry import AdapterRegistry
 from dspex_server.providers.table import PROVIDER_BY_NAME
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fake() -> AsyncIterator[FakeOpenAIResponses]:
-    async with FakeOpenAIResponses() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def fresh_fake(fake: FakeOpenAIResponses) -> None:
-    fake.reset()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def d(
-    tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAIResponses
-) -> AsyncIterator[Daemon]:
-    env = responses_env(clean_env(tmp_path_factory.mktemp("daemon")), fake)
-    async with start_daemon(env, initialization_options=SINGLE_ATTEMPT) as daemon:
-        yield daemon
+__all__ = ["d", "fake", "fresh_fake"]  # module-scoped fixtures used here
 
 
 async def test_plain_chat_sends_instructions_and_input_items(

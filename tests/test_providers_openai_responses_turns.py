@@ -5,43 +5,22 @@ messages that followed them, server tools as parts, and previousResponseId chain
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
-from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
+from daemon import SINGLE_ATTEMPT, Daemon, start_daemon
 from fakes.base import Reply, ServerTool, Thinking
 from fakes.openai_responses_server import FakeOpenAIResponses
 from provider_checks import WEATHER_TOOL, chat, chat_error, stream_chat
-from responses_support import P, last_body, responses_env
+from responses_support import P, d, fake, fresh_fake, last_body, responses_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+__all__ = ["d", "fake", "fresh_fake"]  # module-scoped fixtures used here
 
 CALL = {"id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}
 ASK = {"role": "user", "content": "Weather in Paris?"}
 THINKING = Thinking("**Planning**\n\nI should call the weather tool.")
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fake() -> AsyncIterator[FakeOpenAIResponses]:
-    async with FakeOpenAIResponses() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def fresh_fake(fake: FakeOpenAIResponses) -> None:
-    fake.reset()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def d(
-    tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAIResponses
-) -> AsyncIterator[Daemon]:
-    env = responses_env(clean_env(tmp_path_factory.mktemp("daemon")), fake)
-    async with start_daemon(env, initialization_options=SINGLE_ATTEMPT) as daemon:
-        yield daemon
 
 
 async def test_reasoning_is_asked_for_and_comes_back_as_a_part(
