@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from dspex_protocol import (
-    ChatChunk,
     ChatParams,
     ChatResult,
     EmbedParams,
@@ -37,6 +36,7 @@ from .chat_request import (
 from .config import ConfigStore
 from .embedding import resolve_embedder, run_embed
 from .errors import DspexError, scrub_error
+from .partials import Chunk, ChunkSink
 from .providers.base import (
     Adapter,
     EmbedRequest,
@@ -58,7 +58,6 @@ from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
 log = logging.getLogger(__name__)
 
-ChunkSink = Callable[[ChatChunk], None]
 # (params, provider, model) → (provider, model, notice) to send the request elsewhere
 # (analytics' auto-switch), or None to keep it.
 Router = Callable[[ChatParams, str, str], "tuple[str, str, str] | None"]
@@ -487,9 +486,7 @@ class Pipeline:
                 acc.add(part)
                 run.chunks += 1
                 if part.delta is not None:
-                    on_chunk(
-                        ChatChunk(correlation_id=correlation_id, index=part.index, delta=part.delta)
-                    )
+                    on_chunk(Chunk(correlation_id, part.index, part.delta))
                     run.sent = True
         finally:
             # Closing the generator closes the provider's HTTP stream, also on cancel.

@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 from dspex_protocol import (
     AssistantMessage,
     AssistantPart,
-    ChatDelta,
     ErrorKind,
     FinishReason,
     ImagePart,
@@ -36,6 +35,7 @@ from dspex_protocol import (
 )
 
 from ..errors import DspexError
+from .delta import Delta
 from .table import ProviderSpec
 
 
@@ -187,12 +187,12 @@ class ProviderResponse:
     response_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class StreamPart:
     """One event of a stream: a delta, and/or the finish reason, usage or model name.
     `index`: the choice the delta and finish reason belong to (with `n` > 1)."""
 
-    delta: ChatDelta | None = None
+    delta: Delta | None = None
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     model: str | None = None
@@ -336,7 +336,7 @@ class StreamAccumulator:
         if part.delta is not None:
             target.add_delta(part.delta)
 
-    def add_delta(self, delta: ChatDelta) -> None:
+    def add_delta(self, delta: Delta) -> None:
         if delta.reasoning:
             self.answer.reasoning(delta.reasoning)
         if delta.content:
