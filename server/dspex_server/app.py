@@ -32,6 +32,7 @@ from pygls.protocol.language_server import lsp_method
 from dspex_protocol.names import COMMAND_NAMES, METHOD_NAMES, PROTOCOL_VERSION
 
 from . import __version__
+from .after_answer import run as run_after_answer
 from .logs import setup_logging
 from .providers.names import PROVIDER_NAMES
 from .stdout import CoalescingWriter
@@ -69,6 +70,27 @@ class DspexProtocol(LanguageServerProtocol):
         self.shutdown_id: Any = None
         # Running command handlers by the id of their `workspace/executeCommand` request.
         self.command_tasks: dict[Any, asyncio.Task[Any]] = {}
+        # Work to run once the answer to a request id has been written (after_answer.py).
+        self._after_answer: dict[Any, list[Callable[[], None]]] = {}
+
+    def after_answer(self, work: list[Callable[[], None]]) -> None:
+        """Run `work` once the answer to the request being handled has left."""
+        msg_id = self._ctx_msg_id.get()
+        if msg_id is None:
+            run_after_answer(work)
+        else:
+            self._after_answer.setdefault(msg_id, []).extend(work)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        super()._send_response(msg_id, result, error)
+        work = self._after_answer.pop(msg_id, None)
+        if work is None:
+            return
+        after_flush = getattr(self.writer, "after_flush", None)
+        if callable(after_flush):
+            after_flush(lambda: run_after_answer(work))
+        else:
+            run_after_answer(work)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(

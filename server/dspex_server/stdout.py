@@ -16,6 +16,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
 log = logging.getLogger("dspex.server")
@@ -27,7 +28,15 @@ class CoalescingWriter:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._pending: list[bytes] = []
+        self._after: list[Callable[[], None]] = []
         self._broken = False
+
+    def after_flush(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once what is written so far has left (right after the next flush)."""
+        if not self._pending:
+            self._loop.call_soon(fn)
+        else:
+            self._after.append(fn)
 
     def write(self, data: bytes) -> None:
         if threading.get_ident() != self._loop_thread:
@@ -43,14 +52,17 @@ class CoalescingWriter:
             return
         data = b"".join(self._pending)
         self._pending.clear()
-        if self._broken:
-            return
-        try:
-            _write_all(self._stream, data)
-            self._stream.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self._broken = True
-            log.warning("the client went away; answers are dropped")
+        if not self._broken:
+            try:
+                _write_all(self._stream, data)
+                self._stream.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self._broken = True
+                log.warning("the client went away; answers are dropped")
+        if self._after:
+            after, self._after = self._after, []
+            for fn in after:
+                fn()
 
     def close(self) -> None:
         self.flush()

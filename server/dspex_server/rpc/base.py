@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcException
 from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
 from dspex_protocol import methods as m
 
+from .. import after_answer
 from ..app import DspexServer
 from ..errors import DspexError, InvalidParams
 from ..partials import ChunkSink, CoalescingSink
@@ -67,6 +68,8 @@ def method(server: DspexServer, spec: m.MethodSpec) -> Callable[[Handler], Handl
     def decorator(fn: Handler) -> Handler:
         async def handler(raw: Any) -> Any:
             params = parse_params(spec, raw)
+            # Bookkeeping the answer does not depend on runs once it is written.
+            deferred, token = after_answer.collect()
             try:
                 result = await fn(params)
             except DspexError as exc:
@@ -75,6 +78,10 @@ def method(server: DspexServer, spec: m.MethodSpec) -> Callable[[Handler], Handl
                 raise
             except Exception as exc:
                 raise internal_error(exc) from None
+            finally:
+                after_answer.stop(token)
+                if deferred:
+                    server.protocol.after_answer(deferred)
             return result.to_wire()
 
         server.feature(spec.name)(handler)
