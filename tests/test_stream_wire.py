@@ -306,3 +306,35 @@ async def test_a_burst_leaves_merged_in_order_and_the_answer_is_unchanged(
         assert result["choices"][0]["message"]["content"] == text
         for chunk in chunks:
             ChatChunk.model_validate(chunk)
+
+
+_texts = st.none() | st.text(max_size=4) | st.integers(0, 2) | st.lists(st.just("x"), max_size=1)
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "role": st.just("assistant"),
+            "content": _texts,
+            "reasoning_content": _texts,
+            "reasoning": _texts,
+            "refusal": _texts,
+        },
+    ),
+    st.sampled_from([None, "stop", "length"]),
+)
+def test_the_compat_fast_path_reads_a_text_delta_as_the_general_reader_does(
+    delta: dict[str, Any], finish: str | None
+) -> None:
+    import dspex_server.providers.openai_compat_parse as parse
+
+    chunk = {"model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    fast = parse.StreamReader().read(chunk, "r")
+    saved = parse._TEXT_ONLY
+    parse._TEXT_ONLY = frozenset()  # type: ignore[misc]
+    try:
+        general = parse.StreamReader().read(chunk, "r")
+    finally:
+        parse._TEXT_ONLY = saved  # type: ignore[misc]
+    assert fast == general

@@ -272,6 +272,9 @@ class DspexServer(LanguageServer):
             return
         try:
             self.services = loader(self)
+            from .reliability.memory import tune_gc
+
+            tune_gc(self.services.config.environ)
         except BaseException:
             self.loader = loader  # the next message tries again
             raise

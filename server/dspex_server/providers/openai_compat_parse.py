@@ -390,6 +390,16 @@ class StreamReader:
     def _choice(self, choice: dict[str, Any]) -> list[StreamPart]:
         index = _int(choice.get("index")) or 0
         delta = _dict(choice.get("delta"))
+        if delta.keys() <= _TEXT_ONLY and choice.get("logprobs") is None:
+            plain = _text_delta(delta)
+            if plain is not False:
+                parts = [] if plain is None else [StreamPart(delta=plain, index=index)]
+                reason = choice.get("finish_reason")
+                if reason:
+                    if not parts:
+                        parts.append(StreamPart(index=index))
+                    parts[-1].finish_reason = FINISH_REASONS.get(str(reason), "stop")
+                return parts
         state = self.details.setdefault(index, DetailState())
         pieces = message_pieces(delta, self._tools(index, delta.get("executed_tools")), state)
         parts = [StreamPart(delta=d, index=index) for d in deltas(pieces)]
@@ -405,6 +415,27 @@ class StreamReader:
                 parts.append(StreamPart(index=index))
             parts[-1].finish_reason = FINISH_REASONS.get(str(reason), "stop")
         return parts
+
+
+# The fields of most streamed deltas: text, reasoning text and refusal text as strings.
+_TEXT_ONLY = frozenset({"role", "content", "reasoning_content", "reasoning", "refusal"})
+
+
+def _text_delta(delta: dict[str, Any]) -> Delta | Literal[False] | None:
+    """The common delta (fields of _TEXT_ONLY, each a string or null) read directly, as
+    message_pieces + deltas would read it (reasoning, content, refusal: one delta in that
+    order); None when it says nothing; False for anything else (a content list)."""
+    content = delta.get("content")
+    refusal = delta.get("refusal")
+    reasoning = delta.get("reasoning_content")
+    if not reasoning:
+        reasoning = delta.get("reasoning")
+    for value in (content, refusal, reasoning):
+        if value is not None and type(value) is not str:
+            return False
+    if not (content or refusal or reasoning):
+        return None
+    return Delta(content=content or None, reasoning=reasoning or None, refusal=refusal or None)
 
 
 def _fragment(raw: dict[str, Any], position: int) -> CallFragment:

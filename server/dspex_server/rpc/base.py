@@ -104,9 +104,7 @@ def partial_results(server: DspexServer, token: int | str | None) -> Iterator[Ch
     def send(value: dict[str, Any]) -> None:
         protocol.send_notification("$/progress", {"token": token, "value": value})
 
-    writer = protocol.writer
-    flush = getattr(writer, "flush", None)
-    sink = CoalescingSink(send, flush if callable(flush) else _nothing)
+    sink = CoalescingSink(send, _nothing)
     # The stream reader sends what is collected as it goes to wait for more: the deltas of
     # one network read leave together, without waiting for the next loop pass.
     waiting = before_network_wait.set(sink.flush)
