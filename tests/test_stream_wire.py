@@ -247,21 +247,21 @@ def test_a_failover_mark_starts_a_chunk_nothing_merges_past() -> None:
     ]
 
 
-async def test_the_sink_sends_once_per_loop_pass_and_flushes_on_demand() -> None:
+async def test_the_sink_sends_the_first_chunk_at_once_then_once_per_loop_pass() -> None:
     sent: list[dict[str, Any]] = []
     flushed: list[int] = []
     sink = CoalescingSink(sent.append, lambda: flushed.append(len(sent)))
-    for piece in ("a", "b", "c"):
+    for piece in ("a", "b", "c", "d"):
         sink(Chunk("c", 0, Delta(content=piece)))
-    assert sent == []
+    assert [s["delta"] for s in sent] == [{"content": "a"}]  # time to first token
     await asyncio.sleep(0)
-    assert sent == [{"correlationId": "c", "index": 0, "delta": {"content": "abc"}}]
-    assert flushed == [1]
-    sink(Chunk("c", 0, Delta(content="d")))
+    assert [s["delta"] for s in sent] == [{"content": "a"}, {"content": "bcd"}]
+    assert flushed == [1, 2]
+    sink(Chunk("c", 0, Delta(content="e")))
     sink.flush()  # before the answer goes out
-    assert sent[-1]["delta"] == {"content": "d"}
+    assert sent[-1]["delta"] == {"content": "e"}
     await asyncio.sleep(0)
-    assert len(sent) == 2
+    assert len(sent) == 3
 
 
 # -- through the daemon ----------------------------------------------------------------------

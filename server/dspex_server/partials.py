@@ -1,13 +1,14 @@
 """Streamed chunks on their way to the client, and the sink that sends them as LSP partial
-results: one `$/progress` per event-loop iteration and choice, carrying every delta that
-arrived in that iteration, merged.
+results: one `$/progress` per network read and choice, carrying every delta of that read,
+merged.
 
 A fast provider sends a token every ~0.5 ms and often several in one network read; one
 notification per delta cost a JSON dump, a frame and a client-side parse each. The sink
-collects the chunks handed to it and, when the loop next runs its callbacks (before it
-waits for I/O again, so no latency is added beyond that one pass), merges them and sends
-the result. The wire shape is unchanged: each `$/progress` value is one ChatChunk. Merging
-keeps every piece, in order (docs/protocol.md, "Streaming"):
+sends a stream's first chunk at once (time to first token), then collects the chunks
+handed to it and sends them merged when the stream reader goes to wait for the network
+(everything of one read together), at the latest when the loop next runs its callbacks.
+The wire shape is unchanged: each `$/progress` value is one ChatChunk (ChatChunk's
+description in docs/protocol.md). Merging keeps every piece, in order:
 
 - chunks of one choice (`index`) merge where the delta field order (reasoning, content,
   refusal, parts, logprobs, toolCalls) keeps the sequence: `content: "Hel"` then
@@ -88,20 +89,32 @@ def coalesce_chunks(chunks: list[Chunk]) -> list[Chunk]:
 class CoalescingSink:
     """A chunk sink that sends, once per event-loop iteration, the chunks handed to it in
     that iteration, merged (`coalesce_chunks`), through `send(value)`; `flush()` sends
-    what is pending now (before the final answer, or an error, goes out)."""
+    what is pending now (the stream reader calls it before it waits for the network, the
+    handler before the final answer or an error goes out). The stream's first chunk is
+    sent at once (time to first token). A long burst is not cut into batches: each batch
+    costs a write to stdout and a wake-up of the client, more than parsing the rest of
+    the burst (bench chunks: 16-chunk batches took the burst's median delay from 1.2 to
+    1.7 ms and its CPU per chunk from 13 to 22 µs)."""
 
     def __init__(self, send: Callable[[dict[str, Any]], None], after: Callable[[], None]) -> None:
         self._send = send
-        self._after = after  # once the batch is sent (the daemon: flush stdout now)
+        self._after = after  # once a batch is sent (the daemon: stdout, if the loop is idle)
         self._pending: list[Chunk] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._first = True
 
     def __call__(self, chunk: Chunk) -> None:
-        if not self._pending:
+        pending = self._pending
+        if not pending:
+            if self._first:
+                self._first = False
+                self._send(chunk.to_wire())
+                self._after()
+                return
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
             self._loop.call_soon(self.flush)
-        self._pending.append(chunk)
+        pending.append(chunk)
 
     def flush(self) -> None:
         pending = self._pending

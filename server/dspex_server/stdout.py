@@ -21,6 +21,8 @@ from typing import BinaryIO
 
 log = logging.getLogger("dspex.server")
 
+IDLE_READY = 4  # see CoalescingWriter.flush_if_idle
+
 
 class CoalescingWriter:
     def __init__(self, stream: BinaryIO, loop: asyncio.AbstractEventLoop) -> None:
@@ -46,6 +48,18 @@ class CoalescingWriter:
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(data)
+
+    def flush_if_idle(self) -> None:
+        """Flush now if the loop has next to nothing else queued to run: a lone stream's
+        chunk leaves at once rather than after the rest of its task's step (the answer's
+        assembly, when the stream's end is already buffered). While other work is queued
+        (concurrent requests), frames keep sharing the pass's one write. "Next to nothing":
+        at most IDLE_READY callbacks, which covers the pass's own flushes and the socket
+        the stream reads. (The ready queue is asyncio's loop's own; on a loop without it
+        frames always wait for the pass.)"""
+        ready = getattr(self._loop, "_ready", None)
+        if ready is not None and len(ready) <= IDLE_READY and self._pending:
+            self.flush()
 
     def flush(self) -> None:
         if not self._pending:

@@ -104,7 +104,11 @@ def partial_results(server: DspexServer, token: int | str | None) -> Iterator[Ch
     def send(value: dict[str, Any]) -> None:
         protocol.send_notification("$/progress", {"token": token, "value": value})
 
-    sink = CoalescingSink(send, _nothing)
+    # Sent now when nothing else waits to run (a lone stream's chunk leaves at once, ahead
+    # of the work that follows it in the same task step); under load, with the pass's
+    # other output in one write.
+    flush = getattr(protocol.writer, "flush_if_idle", None)
+    sink = CoalescingSink(send, flush if callable(flush) else _nothing)
     # The stream reader sends what is collected as it goes to wait for more: the deltas of
     # one network read leave together, without waiting for the next loop pass.
     waiting = before_network_wait.set(sink.flush)
