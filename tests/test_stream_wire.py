@@ -338,3 +338,32 @@ def test_the_compat_fast_path_reads_a_text_delta_as_the_general_reader_does(
     finally:
         parse._TEXT_ONLY = saved  # type: ignore[misc]
     assert fast == general
+
+
+@given(
+    st.fixed_dictionaries(
+        {"role": st.just("assistant")},
+        optional={
+            "content": _texts,
+            "refusal": _texts,
+            "tool_calls": st.none() | st.just([]),
+            "function_call": st.none(),
+            "annotations": st.just([]),
+        },
+    ),
+    st.sampled_from([None, "stop", "length", "tool_calls"]),
+)
+def test_the_compat_fast_path_reads_a_plain_answer_as_the_general_reader_does(
+    message: dict[str, Any], finish: str | None
+) -> None:
+    import dspex_server.providers.openai_compat_parse as parse
+
+    choice = {"index": 0, "message": message, "finish_reason": finish}
+    fast = parse.parse_choice(choice, "openai", "m")
+    saved = parse._PLAIN_MESSAGE
+    parse._PLAIN_MESSAGE = frozenset()  # type: ignore[misc]
+    try:
+        general = parse.parse_choice(choice, "openai", "m")
+    finally:
+        parse._PLAIN_MESSAGE = saved  # type: ignore[misc]
+    assert fast == general

@@ -105,12 +105,19 @@ def requested_options(request: ProviderRequest) -> list[str]:
     if any(t.strict for t in request.tools or ()):
         wanted.append("strict")
     if any(t.cache_control for t in request.tools or ()) or any(
-        m.cache_control is not None
-        or any(getattr(p, "cache_control", None) is not None for p in m.content_parts())
-        for m in request.messages
+        m.cache_control is not None or _parts_cached(m) for m in request.messages
     ):
         wanted.append("cache_control")
     return wanted
+
+
+def _parts_cached(message: Message) -> bool:
+    """Whether a part of the message asks for caching (a string content has no parts:
+    not built as one just to be asked, on every request)."""
+    parts = message.parts if message.parts is not None else message.content
+    if not isinstance(parts, list):
+        return False
+    return any(getattr(p, "cache_control", None) is not None for p in parts)
 
 
 def name_of_format(fmt: ResponseFormat | None) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dspex_protocol import (
+    AssistantMessage,
     FinishReason,
     ReasoningPart,
     ServerToolPart,
@@ -336,6 +337,14 @@ def parse_choice(choice: dict[str, Any], provider: str, model: str) -> ExtraChoi
     raw = choice.get("message")
     if not isinstance(raw, dict):
         return None
+    if raw.keys() <= _PLAIN_MESSAGE and choice.get("logprobs") is None:
+        # The common answer (text, nothing else): read directly, as build_answer would.
+        content, refusal = raw.get("content"), raw.get("refusal")
+        if type(content) is str and content and not refusal and not raw.get("tool_calls"):
+            return ExtraChoice(
+                message=AssistantMessage(content=content),
+                finish_reason=finish_reason(choice.get("finish_reason"), False),
+            )
     tools = [
         Piece("part", part=executed_tool(item, i))
         for i, item in enumerate(raw.get("executed_tools") or [])
@@ -417,6 +426,10 @@ class StreamReader:
         return parts
 
 
+# The fields of most plain answers' messages (null refusal, no or null tool calls...).
+_PLAIN_MESSAGE = frozenset(
+    {"role", "content", "refusal", "tool_calls", "function_call", "annotations", "audio"}
+)
 # The fields of most streamed deltas: text, reasoning text and refusal text as strings.
 _TEXT_ONLY = frozenset({"role", "content", "reasoning_content", "reasoning", "refusal"})
 
