@@ -16,6 +16,10 @@ class RunConfig:
     proxy_concurrency: tuple[int, ...] = (1, 32, 256)
     proxy_reps: int = 2  # LiteLLM streams at ~60 req/s: a repetition takes minutes
     cold_reps: int = 7
+    added_rounds: int = 20  # interleaved rounds of sequential requests (added latency)
+    added_per_round: int = 100
+    chunk_rounds: int = 4  # rounds of streams per variant (chunks)
+    chunk_streams: int = 15
     memory_requests: int = 100_000
     memory_warmup: int = 5000
     analytics_samples: int = 1_000_000
@@ -41,6 +45,10 @@ class RunConfig:
             proxy_concurrency=(1, 8),
             proxy_reps=1,
             cold_reps=1,
+            added_rounds=2,
+            added_per_round=10,
+            chunk_rounds=1,
+            chunk_streams=2,
             memory_requests=1000,
             memory_warmup=200,
             analytics_samples=10_000,

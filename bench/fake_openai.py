@@ -7,6 +7,12 @@ hand-rolled HTTP/1.1 keep-alive parser and pre-built responses.
 POST .../chat/completions answers a fixed `chat.completion`; with `"stream": true` the same
 answer as `chat.completion.chunk` SSE events and `data: [DONE]` (plus a usage chunk when
 `stream_options.include_usage` is set), as OpenAI documents.
+
+Model `bench-chunks-<N>-<GAP_US>` streams N content deltas, GAP_US microseconds apart (0: all
+in one write), each delta `"<seq>:<ns>;"` with `ns` = `time.monotonic_ns()` just before the
+write (CLOCK_MONOTONIC is system-wide: a client on this machine measures each delta's
+delivery delay against it). Sent chunked (Transfer-Encoding), then the finish chunk, the
+usage chunk where asked for, and `[DONE]`.
 """
 
 from __future__ import annotations
@@ -88,17 +94,47 @@ NOT_FOUND = _response(
 )
 
 
+CHUNKS_MODEL = b'"bench-chunks-'
+_CHUNK_HEAD = (
+    b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":%d,'
+    b'"model":"%b","choices":[{"index":0,"delta":{"content":"'
+)
+_CHUNK_TAIL = b'"},"finish_reason":null}]}\n\n'
+
+
+def _chunked(data: bytes) -> bytes:
+    """One HTTP/1.1 chunk (Transfer-Encoding: chunked)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def chunks_plan(body: bytes) -> tuple[bytes, int, float, bool] | None:
+    """(model, deltas, gap seconds, include usage) of a `bench-chunks-N-GAP` stream."""
+    try:
+        request = json.loads(body)
+        model = str(request["model"])
+        _, _, count, gap_us = model.split("-")
+        usage = bool((request.get("stream_options") or {}).get("include_usage"))
+        return model.encode(), int(count), int(gap_us) / 1e6, usage
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class FakeOpenAIProtocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.streaming: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.streaming is None:
+            self.serve_buffer()
+
+    def serve_buffer(self) -> None:
         buf = self.buffer
-        buf += data
         while True:
             end = buf.find(b"\r\n\r\n")
             if end < 0:
@@ -116,7 +152,43 @@ class FakeOpenAIProtocol(asyncio.Protocol):
             body = bytes(buf[end + 4 : total])
             del buf[:total]
             assert self.transport is not None
+            if CHUNKS_MODEL in body and b"/chat/completions" in head.split(b"\r\n", 1)[0]:
+                plan = chunks_plan(body)
+                if plan is not None:
+                    # Later requests on this connection wait in the buffer until it ends.
+                    self.streaming = asyncio.ensure_future(self.paced(*plan))
+                    return
             self.transport.write(self.answer(head, body))
+
+    async def paced(self, model: bytes, count: int, gap_s: float, usage: bool) -> None:
+        transport = self.transport
+        assert transport is not None
+        head = _CHUNK_HEAD % (CREATED, model)
+        transport.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        try:
+            if gap_s <= 0:
+                stamp = time.monotonic_ns()
+                events = b"".join(head + b"%d:%d;" % (i, stamp) + _CHUNK_TAIL for i in range(count))
+                transport.write(_chunked(events))
+            else:
+                for i in range(count):
+                    if i:
+                        await asyncio.sleep(gap_s)
+                    if transport.is_closing():
+                        return
+                    event = head + b"%d:%d;" % (i, time.monotonic_ns()) + _CHUNK_TAIL
+                    transport.write(_chunked(event))
+            tail = _chunk({}, finish="stop").replace(b"gpt-4o-mini", model)
+            if usage:
+                tail += _chunk({}, usage=True).replace(b"gpt-4o-mini", model)
+            transport.write(_chunked(tail + b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        finally:
+            self.streaming = None
+            if not transport.is_closing() and self.buffer:
+                self.serve_buffer()
 
     @staticmethod
     def answer(head: bytes, body: bytes) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = ("overhead", "proxy", "coldstart", "memory", "analytics", "predict")
+SCENARIOS = ("overhead", "proxy", "added", "chunks", "coldstart", "memory", "analytics", "predict")
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,28 @@ def test_bench_smoke_proxy_answers_every_request_on_both_transports(
     assert "raw httpx.AsyncClient" in whos
     assert {r["case"] for r in rows} >= {"plain c=1", "stream c=1"}
     assert all(r["errors"] == 0 and r["req_s"] > 0 for r in rows)
+
+
+def test_bench_smoke_added_latency_compares_dspex_with_a_direct_call(
+    smoke: dict[str, Any],
+) -> None:
+    added = scenario(smoke, "added")
+    rows = {r["who"]: r for r in added["rows"]}
+    assert any(who.startswith("direct: aiohttp") for who in rows)
+    dspex = next(r for who, r in rows.items() if who.startswith("dspex"))
+    assert dspex["p50_ms"] > 0 and "added_p50_ms" in dspex and "added_p99_ms" in dspex
+    assert {g["target"] for g in added["goals"]} == {"<= 0.3 ms", "<= 1 ms"}
+
+
+def test_bench_smoke_chunks_lose_and_reorder_nothing(smoke: dict[str, Any]) -> None:
+    chunks = scenario(smoke, "chunks")
+    cases = {r["case"] for r in chunks["rows"]}
+    assert len(cases) == 3
+    assert all(r["broken_streams"] == 0 for r in chunks["rows"])
+    dspex = [r for r in chunks["rows"] if r["who"].startswith("dspex")]
+    assert dspex and all("added_delay_p50_us" in r for r in dspex)
+    broken = next(g for g in chunks["goals"] if "dropped" in g["goal"])
+    assert broken["met"] is True
 
 
 def test_bench_smoke_cold_start_and_memory_report_dspex(smoke: dict[str, Any]) -> None:

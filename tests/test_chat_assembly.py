@@ -6,11 +6,12 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dspex_protocol import ChatDelta, ReasoningPart, ServerToolPart, TextPart, ToolCallDelta
+from dspex_protocol import ReasoningPart, ServerToolPart, TextPart
 from dspex_server.providers.base import StreamAccumulator, StreamPart
+from dspex_server.providers.delta import CallFragment, Delta
 
 
-def _acc(*deltas: ChatDelta, index: int = 0) -> StreamAccumulator:
+def _acc(*deltas: Delta, index: int = 0) -> StreamAccumulator:
     acc = StreamAccumulator("m")
     for delta in deltas:
         acc.add(StreamPart(delta=delta, index=index))
@@ -19,10 +20,10 @@ def _acc(*deltas: ChatDelta, index: int = 0) -> StreamAccumulator:
 
 def test_reasoning_then_text_are_two_parts_in_order() -> None:
     acc = _acc(
-        ChatDelta(reasoning="Let me "),
-        ChatDelta(reasoning="think."),
-        ChatDelta(parts=[ReasoningPart(signature="sig-1")]),
-        ChatDelta(content="Four."),
+        Delta(reasoning="Let me "),
+        Delta(reasoning="think."),
+        Delta(parts=[ReasoningPart(signature="sig-1")]),
+        Delta(content="Four."),
     )
     message = acc.response("p").message
     assert message.content == "Four."
@@ -35,10 +36,10 @@ def test_reasoning_then_text_are_two_parts_in_order() -> None:
 
 def test_a_signed_reasoning_block_is_closed_the_next_one_starts_a_new_part() -> None:
     acc = _acc(
-        ChatDelta(reasoning="first"),
-        ChatDelta(parts=[ReasoningPart(signature="a")]),
-        ChatDelta(reasoning="second"),
-        ChatDelta(parts=[ReasoningPart(signature="b")]),
+        Delta(reasoning="first"),
+        Delta(parts=[ReasoningPart(signature="a")]),
+        Delta(reasoning="second"),
+        Delta(parts=[ReasoningPart(signature="b")]),
     )
     parts = acc.response("p").message.parts
     assert parts == [
@@ -48,13 +49,13 @@ def test_a_signed_reasoning_block_is_closed_the_next_one_starts_a_new_part() -> 
 
 
 def test_redacted_reasoning_stands_alone() -> None:
-    acc = _acc(ChatDelta(parts=[ReasoningPart(data="opaque")]), ChatDelta(content="ok"))
+    acc = _acc(Delta(parts=[ReasoningPart(data="opaque")]), Delta(content="ok"))
     assert acc.response("p").message.parts == [ReasoningPart(data="opaque"), TextPart(text="ok")]
 
 
 def test_server_tool_results_sit_between_the_texts_they_separate() -> None:
     tool = ServerToolPart(id="srv_1", name="web_search", input={"query": "q"}, output=[])
-    acc = _acc(ChatDelta(content="Searching."), ChatDelta(parts=[tool]), ChatDelta(content="Done."))
+    acc = _acc(Delta(content="Searching."), Delta(parts=[tool]), Delta(content="Done."))
     message = acc.response("p").message
     assert message.content == "Searching.Done."
     assert message.parts == [TextPart(text="Searching."), tool, TextPart(text="Done.")]
@@ -62,15 +63,15 @@ def test_server_tool_results_sit_between_the_texts_they_separate() -> None:
 
 
 def test_a_text_only_answer_has_no_parts() -> None:
-    message = _acc(ChatDelta(content="a"), ChatDelta(content="b")).response("p").message
+    message = _acc(Delta(content="a"), Delta(content="b")).response("p").message
     assert message.content == "ab"
     assert message.parts is None and message.reasoning is None
 
 
 def test_tool_call_signatures_are_kept() -> None:
     acc = _acc(
-        ChatDelta(tool_calls=[ToolCallDelta(index=0, id="c1", name="f", signature="s")]),
-        ChatDelta(tool_calls=[ToolCallDelta(index=0, arguments='{"x": 1}')]),
+        Delta(tool_calls=[CallFragment(index=0, id="c1", name="f", signature="s")]),
+        Delta(tool_calls=[CallFragment(index=0, arguments='{"x": 1}')]),
     )
     (call,) = acc.response("p").message.tool_calls or []
     assert (call.id, call.name, call.arguments, call.signature) == ("c1", "f", {"x": 1}, "s")
@@ -78,8 +79,8 @@ def test_tool_call_signatures_are_kept() -> None:
 
 def test_choices_after_the_first_are_assembled_apart() -> None:
     acc = StreamAccumulator("m")
-    acc.add(StreamPart(delta=ChatDelta(content="zero"), index=0))
-    acc.add(StreamPart(delta=ChatDelta(content="one"), index=1))
+    acc.add(StreamPart(delta=Delta(content="zero"), index=0))
+    acc.add(StreamPart(delta=Delta(content="one"), index=1))
     acc.add(StreamPart(finish_reason="length", index=1))
     acc.add(StreamPart(finish_reason="stop", index=0))
     response = acc.response("p")
@@ -99,7 +100,7 @@ _pieces = st.lists(
 def test_every_streamed_piece_lands_in_a_part_of_its_kind_in_order(
     pieces: list[tuple[str, str]],
 ) -> None:
-    acc = _acc(*(ChatDelta.model_validate({kind: text}) for kind, text in pieces))
+    acc = _acc(*(Delta(**{kind: text}) for kind, text in pieces))
     message = acc.response("p").message
     kind_of = {"text": "content", "reasoning": "reasoning", "refusal": "refusal"}
     parts = message.parts or ([TextPart(text=message.content)] if message.content else [])
@@ -116,9 +117,9 @@ def test_every_streamed_piece_lands_in_a_part_of_its_kind_in_order(
 
 def test_pieces_after_a_whole_part_of_their_kind_continue_it() -> None:
     acc = StreamAccumulator("m")
-    acc.add(StreamPart(delta=ChatDelta(parts=[TextPart(text="whole ")])))
-    acc.add(StreamPart(delta=ChatDelta(content="then streamed")))
-    acc.add(StreamPart(delta=ChatDelta(parts=[ReasoningPart(text="thought ")])))
-    acc.add(StreamPart(delta=ChatDelta(reasoning="more")))
+    acc.add(StreamPart(delta=Delta(parts=[TextPart(text="whole ")])))
+    acc.add(StreamPart(delta=Delta(content="then streamed")))
+    acc.add(StreamPart(delta=Delta(parts=[ReasoningPart(text="thought ")])))
+    acc.add(StreamPart(delta=Delta(reasoning="more")))
     parts = acc.response("p").message.parts
     assert parts == [TextPart(text="whole then streamed"), ReasoningPart(text="thought more")]

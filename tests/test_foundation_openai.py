@@ -57,7 +57,8 @@ async def test_streamed_chat_relays_deltas_and_usage(
     fake_openai.queue(Reply(text="The answer is four.", completion_tokens=5))
     result = await openai_daemon.request("dspex/chat", {"messages": USER, "partialResultToken": 7})
     chunks = openai_daemon.partials[7]
-    assert len(chunks) == 3
+    # Deltas that arrive in one read leave as one merged `$/progress` (partials.py).
+    assert chunks
     assert "".join(c["delta"]["content"] for c in chunks) == "The answer is four."
     assert result["choices"][0]["message"]["content"] == "The answer is four."
     assert result["usage"]["completionTokens"] == 5

@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dspex_protocol import (
-    ChatDelta,
     Message,
     ReasoningPart,
     ServerToolPart,
@@ -20,8 +19,9 @@ from dspex_protocol import (
     TokenLogprob,
 )
 from dspex_server.providers.base import ProviderResponse, StreamAccumulator
+from dspex_server.providers.delta import Delta, coalesce
 from dspex_server.providers.gemini_request import SKIP_SIGNATURE, _ModelTurn
-from dspex_server.providers.gemini_response import AnswerReader, coalesce, parse_logprobs
+from dspex_server.providers.gemini_response import AnswerReader, parse_logprobs
 
 
 def _read(*payloads: dict[str, Any], whole: bool = True) -> ProviderResponse:
@@ -226,25 +226,25 @@ def test_every_signature_goes_back_on_a_part_of_the_kind_it_came_on(
 # signature), bare signatures, logprobs.
 _deltas = st.lists(
     st.one_of(
-        st.builds(lambda t: [ChatDelta(content=t)], _text),
+        st.builds(lambda t: [Delta(content=t)], _text),
         st.builds(
             lambda ts, s: (
-                [ChatDelta(reasoning=t) for t in ts]
-                + [ChatDelta(parts=[ReasoningPart(summary=True, signature=s)])]
+                [Delta(reasoning=t) for t in ts]
+                + [Delta(parts=[ReasoningPart(summary=True, signature=s)])]
             ),
             st.lists(_text, min_size=1, max_size=3),
             _sig,
         ),
-        st.builds(lambda s: [ChatDelta(parts=[ReasoningPart(signature=s)])], _sig.filter(bool)),
-        st.builds(lambda t: [ChatDelta(logprobs=[TokenLogprob(token=t, logprob=-1.0)])], _text),
+        st.builds(lambda s: [Delta(parts=[ReasoningPart(signature=s)])], _sig.filter(bool)),
+        st.builds(lambda t: [Delta(logprobs=[TokenLogprob(token=t, logprob=-1.0)])], _text),
     ),
     max_size=8,
 ).map(lambda groups: [d for g in groups for d in g])
 
 
 @given(_deltas)
-def test_coalescing_deltas_never_changes_the_answer(deltas: list[ChatDelta]) -> None:
-    def assembled(ds: list[ChatDelta]) -> Any:
+def test_coalescing_deltas_never_changes_the_answer(deltas: list[Delta]) -> None:
+    def assembled(ds: list[Delta]) -> Any:
         acc = StreamAccumulator("m")
         for delta in ds:
             acc.add_delta(delta)

@@ -3,6 +3,7 @@ loopback fake that checks every SigV4 signature and streams real event-stream fr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,8 @@ async def test_streamed_chat_decodes_event_stream_frames(
     fake_bedrock.queue(Reply(text="Rayleigh scattering, mostly.", completion_tokens=9))
     result = await bedrock.request("dspex/chat", chat(partialResultToken="s1"))
     deltas = [p["delta"].get("content") for p in bedrock.partials["s1"]]
-    assert len(deltas) >= 2
+    # Deltas that arrive in one read leave as one merged `$/progress` (partials.py).
+    assert deltas
     assert "".join(d for d in deltas if d) == "Rayleigh scattering, mostly."
     assert result["choices"][0]["message"]["content"] == "Rayleigh scattering, mostly."
     assert result["choices"][0]["finishReason"] == "stop"
@@ -180,7 +182,7 @@ async def test_streamed_tool_call_fragments_are_assembled(
     )
     fragments = [t for p in bedrock.partials["s2"] for t in p["delta"].get("toolCalls") or []]
     assert fragments[0]["name"] == "get_weather" and fragments[0]["id"] == "tooluse_1"
-    assert len([f for f in fragments if f.get("arguments")]) == 2
+    assert json.loads("".join(f.get("arguments") or "" for f in fragments)) == args
     assert {f["index"] for f in fragments} == {0}
     assert result["choices"][0]["finishReason"] == "tool_calls"
     assert result["choices"][0]["message"]["toolCalls"] == [

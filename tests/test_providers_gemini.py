@@ -127,7 +127,9 @@ async def test_streamed_chat_uses_sse_and_sends_deltas_then_result(
 ) -> None:
     fake.queue(Reply(text="Hello from a streamed Gemini", prompt_tokens=20, completion_tokens=9))
     result, partials = await stream_chat(d, P)
-    assert len(partials) >= 3
+    assert (
+        partials
+    )  # Deltas that arrive in one read leave as one merged `$/progress` (partials.py).
     assert streamed_text(partials) == "Hello from a streamed Gemini"
     assert result["choices"][0]["message"]["content"] == "Hello from a streamed Gemini"
     assert result["choices"][0]["finishReason"] == "stop"

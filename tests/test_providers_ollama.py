@@ -91,7 +91,8 @@ async def test_streamed_chat_sends_deltas_then_the_final_result_with_usage(
     fake_ollama.queue(Reply(text="Rayleigh scattering, mostly.", prompt_tokens=26))
     result = await ollama.request("dspex/chat", chat(partialResultToken="tok"))
     deltas = [p["delta"].get("content") for p in ollama.partials["tok"]]
-    assert len(deltas) >= 2
+    # Deltas that arrive in one read leave as one merged `$/progress` (partials.py).
+    assert deltas
     assert "".join(d for d in deltas if d) == "Rayleigh scattering, mostly."
     assert result["choices"][0]["message"]["content"] == "Rayleigh scattering, mostly."
     assert result["usage"]["promptTokens"] == 26 and result["usage"]["completionTokens"] == 7

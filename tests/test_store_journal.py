@@ -155,6 +155,27 @@ async def test_answers_wait_for_the_writer_when_it_falls_too_far_behind(
     assert logged(tmp_path / "dspex.db") == [f"corr-{i}" for i in range(4)]
 
 
+async def test_rows_logged_within_the_batch_window_share_one_hand_off(tmp_path: Path) -> None:
+    config = ConfigStore({"DSPEX_CONFIG": "/dev/null"})
+    config.set_editor_settings(
+        "initializationOptions",
+        {"store": {"path": str(tmp_path / "dspex.db"), "logBatchMs": 50}},
+    )
+    store = service.Store(config, lambda: (), {})
+    try:
+        for i in range(5):  # sequential requests, a loop pass or more apart
+            await store.record(exchange(i))
+            await asyncio.sleep(0.001)
+        journal = store.journal()
+        assert journal is not None and journal.pending == 5  # journaled, not handed over
+        writer = store.writer()
+        await asyncio.sleep(0.3)
+        assert journal.pending == 0 and writer.batches == 1  # one commit for the five
+    finally:
+        await asyncio.to_thread(store.close)
+    assert logged(tmp_path / "dspex.db") == [f"corr-{i}" for i in range(5)]
+
+
 def exchange(i: int) -> Exchange:
     params = ChatParams.model_validate(
         {"provider": "mock", "messages": [{"role": "user", "content": f"hello {i}"}]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from . import analytics, coldstart, memory, overhead, predict, proxy
+from . import added, analytics, chunks, coldstart, memory, overhead, predict, proxy
 
-SCENARIOS = {m.NAME: m for m in (overhead, proxy, coldstart, memory, analytics, predict)}
+SCENARIOS = {
+    m.NAME: m for m in (overhead, proxy, added, chunks, coldstart, memory, analytics, predict)
+}

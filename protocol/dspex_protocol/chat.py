@@ -376,7 +376,11 @@ class ChatDelta(WireModel):
     refusal text arrive token by token; `parts` are whole parts that are not streamed as
     text (a server-tool result, the signature or opaque data closing a reasoning block, an
     empty text part carrying the provider's item id of the text that follows it).
-    The final result holds the whole answer, assembled."""
+    A delta that sets several fields says them in this order: `reasoning`, `content`,
+    `refusal`, `parts`, `logprobs`, `toolCalls` (read it in that order). In `toolCalls`,
+    the first fragment of an `index` that names an id or a name gives it; `arguments`
+    pieces of one index join in order. The final result holds the whole answer,
+    assembled."""
 
     content: str | None = None
     reasoning: str | None = None
@@ -398,7 +402,12 @@ class FailoverMark(WireModel):
 
 
 class ChatChunk(WireModel):
-    """The value of each `$/progress` sent on a chat's `partialResultToken`."""
+    """The value of each `$/progress` sent on a chat's `partialResultToken`. The provider's
+    deltas that reach the daemon together (one network read, one event-loop pass) leave as
+    one chunk per choice, merged where the field order keeps their sequence (`"Hel"` then
+    `"lo"`: `content: "Hello"`; reasoning then content: one delta with both; content then
+    reasoning: two chunks). Nothing is dropped or reordered within a choice; chunks of
+    different choices (`index`) may interleave differently than the provider sent them."""
 
     correlation_id: str
     index: int = 0

@@ -32,6 +32,8 @@ from pygls.protocol.language_server import lsp_method
 from dspex_protocol.names import COMMAND_NAMES, METHOD_NAMES, PROTOCOL_VERSION
 
 from . import __version__
+from .after_answer import run as run_after_answer
+from .framing import FrameReader
 from .logs import setup_logging
 from .providers.names import PROVIDER_NAMES
 from .stdout import CoalescingWriter
@@ -69,6 +71,27 @@ class DspexProtocol(LanguageServerProtocol):
         self.shutdown_id: Any = None
         # Running command handlers by the id of their `workspace/executeCommand` request.
         self.command_tasks: dict[Any, asyncio.Task[Any]] = {}
+        # Work to run once the answer to a request id has been written (after_answer.py).
+        self._after_answer: dict[Any, list[Callable[[], None]]] = {}
+
+    def after_answer(self, work: list[Callable[[], None]]) -> None:
+        """Run `work` once the answer to the request being handled has left."""
+        msg_id = self._ctx_msg_id.get()
+        if msg_id is None:
+            run_after_answer(work)
+        else:
+            self._after_answer.setdefault(msg_id, []).extend(work)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        super()._send_response(msg_id, result, error)
+        work = self._after_answer.pop(msg_id, None)
+        if work is None:
+            return
+        after_flush = getattr(self.writer, "after_flush", None)
+        if callable(after_flush):
+            after_flush(lambda: run_after_answer(work))
+        else:
+            run_after_answer(work)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(
@@ -225,7 +248,7 @@ class DspexServer(LanguageServer):
             protocol_cls=DspexProtocol,
             converter_factory=dict_converter,
         )
-        self._reader_task: asyncio.Task[None] | None = None
+        self._reading: asyncio.Future[None] | None = None
         # Methods with a handler registered (rpc/base.py `method`), filled on loading.
         self.methods: list[str] = []
         self.provider_names: list[str] = list(PROVIDER_NAMES)
@@ -249,6 +272,9 @@ class DspexServer(LanguageServer):
             return
         try:
             self.services = loader(self)
+            from .reliability.memory import tune_gc
+
+            tune_gc(self.services.config.environ)
         except BaseException:
             self.loader = loader  # the next message tries again
             raise
@@ -314,80 +340,31 @@ class DspexServer(LanguageServer):
             await asyncio.wait(waitables, timeout=timeout_s)
 
     def stop_reading(self) -> None:
-        if self._reader_task is not None:
-            self._reader_task.cancel()
+        if self._reading is not None and not self._reading.done():
+            self._reading.set_result(None)
 
     async def serve_stdio(self) -> int:
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 20)
+        frames = FrameReader(self.dispatch, self._frame_error, MAX_BODY_BYTES)
+        self._reading = frames.closed
+        transport: asyncio.BaseTransport | None = None
         if _is_pipe_or_socket(sys.stdin.buffer):
-            await loop.connect_read_pipe(
-                lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer
-            )
+            transport, _ = await loop.connect_read_pipe(lambda: frames, sys.stdin.buffer)
         else:  # a regular file or a device (/dev/null): read it on a thread of its own
-            _feed_from_thread(loop, reader)
+            _feed_from_thread(loop, frames)
         writer = CoalescingWriter(sys.stdout.buffer, loop)
         self.protocol.set_writer(writer)
-        self._reader_task = asyncio.create_task(self.read_frames(reader))
-        try:
-            await self._reader_task
-        except asyncio.CancelledError:
-            pass
-        except (BrokenPipeError, ConnectionResetError):
-            log.warning("the client went away")
+        await frames.closed  # EOF, or `exit` (stop_reading)
+        if transport is not None:
+            transport.close()
         # After `exit` or EOF (a script piping requests in), answer what is in flight first.
         await self.drain(timeout_s=EXIT_DRAIN_S)
         writer.flush()
         code = self.protocol.exit_code
         return 0 if code is None else code
 
-    async def read_frames(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            length = await self._read_headers(reader)
-            if length is None:
-                return
-            if length < 0:
-                continue
-            try:
-                body = await reader.readexactly(length)
-            except asyncio.IncompleteReadError:
-                return
-            self.dispatch(body)
-
-    async def _read_headers(self, reader: asyncio.StreamReader) -> int | None:
-        """Content-Length of the next frame; None at EOF; -1 for a frame to skip."""
-        length: int | None = None
-        seen_header = False
-        while True:
-            try:
-                line = await reader.readline()
-            except ValueError:  # a header line over the reader's limit
-                await _discard_line(reader)
-                self.protocol.send_raw_error(None, PARSE_ERROR, "header line too long")
-                return -1
-            if not line:
-                return None
-            if line in (b"\r\n", b"\n"):
-                if not seen_header:
-                    continue
-                break
-            seen_header = True
-            name, sep, value = line.decode("latin-1").partition(":")
-            if sep and name.strip().lower() == "content-length":
-                try:
-                    length = int(value.strip())
-                except ValueError:
-                    length = None
-        if length is None or length < 0:
-            self.protocol.send_raw_error(None, PARSE_ERROR, "missing or invalid Content-Length")
-            return -1
-        if length > MAX_BODY_BYTES:
-            await _discard(reader, length)
-            self.protocol.send_raw_error(
-                None, INVALID_REQUEST, f"message over {MAX_BODY_BYTES} bytes"
-            )
-            return -1
-        return length
+    def _frame_error(self, code: int, message: str) -> None:
+        self.protocol.send_raw_error(None, code, message)
 
     def dispatch(self, body: bytes) -> None:
         try:
@@ -461,35 +438,15 @@ def _is_pipe_or_socket(stream: Any) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def _feed_from_thread(loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader) -> None:
+def _feed_from_thread(loop: asyncio.AbstractEventLoop, frames: FrameReader) -> None:
     import threading
 
     def pump() -> None:
         while chunk := sys.stdin.buffer.read1(1 << 16):  # type: ignore[union-attr]
-            loop.call_soon_threadsafe(reader.feed_data, chunk)
-        loop.call_soon_threadsafe(reader.feed_eof)
+            loop.call_soon_threadsafe(frames.data_received, chunk)
+        loop.call_soon_threadsafe(frames.eof_received)
 
     threading.Thread(target=pump, name="dspex-stdin", daemon=True).start()
-
-
-async def _discard(reader: asyncio.StreamReader, length: int) -> None:
-    remaining = length
-    while remaining > 0:
-        chunk = await reader.read(min(remaining, 1 << 20))
-        if not chunk:
-            return
-        remaining -= len(chunk)
-
-
-async def _discard_line(reader: asyncio.StreamReader) -> None:
-    while True:
-        try:
-            await reader.readuntil(b"\n")
-            return
-        except asyncio.LimitOverrunError as exc:
-            await reader.readexactly(exc.consumed)
-        except asyncio.IncompleteReadError:
-            return
 
 
 def _load(server: DspexServer) -> Services:

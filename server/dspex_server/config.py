@@ -102,6 +102,14 @@ class StoreSettings(SettingsModel):
         description="normal: committed rows survive a crash of the daemon (kill -9); "
         "full: also a power loss or OS crash, at an fsync per commit.",
     )
+    log_batch_ms: float = Field(
+        default=20.0,
+        ge=0.0,
+        le=1000.0,
+        description="How long logged exchanges gather on the event loop before they go to the "
+        "writer thread as one batch (each is in the journal before its answer: nothing waits "
+        "on this; 0: every loop iteration).",
+    )
     flush_max_rows: int = Field(default=256, gt=0, le=100_000)
     flush_interval_ms: float = Field(
         default=0.0,

@@ -40,6 +40,7 @@ PRICES_PROVIDER: dict[str, str] = {
 LOCAL_PROVIDERS = frozenset({"ollama", "lmstudio", "llama", "local", "mock"})
 CURRENCY = "USD"
 MAX_LEDGER_SESSIONS = 10_000
+MAX_REMEMBERED_MODELS = 4096
 
 
 class PriceBook:
@@ -50,6 +51,7 @@ class PriceBook:
         self._lock = threading.Lock()
         self._loading: asyncio.Task[None] | None = None
         self.unavailable: str | None = None  # why prices could not be loaded
+        self._found: dict[tuple[str, str], tuple[Any, Any] | None] = {}
 
     @property
     def loaded(self) -> bool:
@@ -78,10 +80,16 @@ class PriceBook:
         provider_id = PRICES_PROVIDER.get(provider)
         if provider_id is None or self._snapshot is None:
             return None
+        key = (provider_id, model)
+        if key in self._found:  # a miss searches every entry of the provider: remembered
+            return self._found[key]
         try:
-            return self._snapshot.find_provider_model(model, None, provider_id, None)  # type: ignore[no-any-return]
+            found = self._snapshot.find_provider_model(model, None, provider_id, None)
         except LookupError:
-            return None
+            found = None
+        if len(self._found) < MAX_REMEMBERED_MODELS:  # model names come from clients
+            self._found[key] = found
+        return found  # type: ignore[no-any-return]
 
     def context_window(self, provider: str, model: str) -> int | None:
         found = self._model(provider, model)
@@ -131,13 +139,15 @@ class PriceBook:
         )
         day = datetime.now(tz=UTC).date()
         for model in dict.fromkeys(models):
+            if self._model(provider, model) is None:  # unknown (remembered): no search
+                continue
             try:
                 prices = _calc_price(PRICES_PROVIDER[provider], model, counts, day)
-            except LookupError:
-                continue
             except Exception as exc:  # genai-prices refusing a usage shape: unknown, not 0
                 log.warning("price calculation failed: %s", type(exc).__name__)
                 return None, f"price calculation failed ({type(exc).__name__})"
+            if prices is None:
+                continue
             return Cost(input=prices[0], output=prices[1], total=prices[2], currency=CURRENCY), None
         return None, f"no price known for model {models[0]!r} of {provider!r}"
 
@@ -160,10 +170,11 @@ class PriceBook:
 @lru_cache(maxsize=4096)
 def _calc_price(
     provider_id: str, model: str, counts: tuple[int, int, int, int, int], day: date
-) -> tuple[float, float, float]:
-    """genai-prices' (input, output, total) for these token counts. A calculation costs
-    ~1 ms of CPU; it is a pure function of its arguments on a given day (prices change by
-    date), so repeated shapes of usage are served from the cache."""
+) -> tuple[float, float, float] | None:
+    """genai-prices' (input, output, total) for these token counts, None for a model it
+    does not know. A calculation costs ~1 ms of CPU (a miss searches every entry); it is
+    a pure function of its arguments on a given day (prices change by date), so repeated
+    shapes of usage, and misses, are served from the cache."""
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
 
@@ -175,7 +186,10 @@ def _calc_price(
         values["cache_write_tokens"] = cache_write
     if reasoning:
         values["output_reasoning_tokens"] = reasoning
-    calc = calc_price(PriceUsage(**values), model, provider_id=provider_id)
+    try:
+        calc = calc_price(PriceUsage(**values), model, provider_id=provider_id)
+    except LookupError:
+        return None
     return float(calc.input_price), float(calc.output_price), float(calc.total_price)
 
 

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from dspex_protocol import (
-    ChatChunk,
     ChatParams,
     ChatResult,
     EmbedParams,
@@ -37,6 +36,7 @@ from .chat_request import (
 from .config import ConfigStore
 from .embedding import resolve_embedder, run_embed
 from .errors import DspexError, scrub_error
+from .partials import Chunk, ChunkSink
 from .providers.base import (
     Adapter,
     EmbedRequest,
@@ -58,7 +58,6 @@ from .telemetry import EventBus, ExchangeSink, RequestEvent, new_correlation_id
 
 log = logging.getLogger(__name__)
 
-ChunkSink = Callable[[ChatChunk], None]
 # (params, provider, model) → (provider, model, notice) to send the request elsewhere
 # (analytics' auto-switch), or None to keep it.
 Router = Callable[[ChatParams, str, str], "tuple[str, str, str] | None"]
@@ -202,26 +201,25 @@ class Pipeline:
         ) -> float:
             if latency_ms is None:
                 latency_ms = (time.perf_counter() - started) * 1000
-            self.events.publish(
-                RequestEvent(
-                    "stop",
-                    "chat",
-                    correlation_id,
-                    provider,
-                    model,
-                    duration_ms=latency_ms,
-                    success=kind is None,
-                    error_kind=kind,
-                    usage=usage,
-                    chunks=run.chunks,
-                    session_id=params.session_id,
-                    streamed=streamed,
-                    attempts=run.attempts,
-                    resumed=run.resumed,
-                    cost_usd=cost_usd,
-                    malformed_events=0 if run.acc is None else run.acc.malformed,
-                )
+            event = RequestEvent(
+                "stop",
+                "chat",
+                correlation_id,
+                provider,
+                model,
+                duration_ms=latency_ms,
+                success=kind is None,
+                error_kind=kind,
+                usage=usage,
+                chunks=run.chunks,
+                session_id=params.session_id,
+                streamed=streamed,
+                attempts=run.attempts,
+                resumed=run.resumed,
+                cost_usd=cost_usd,
+                malformed_events=0 if run.acc is None else run.acc.malformed,
             )
+            self.events.publish(event)
             return latency_ms
 
         self.events.publish(
@@ -488,9 +486,7 @@ class Pipeline:
                 acc.add(part)
                 run.chunks += 1
                 if part.delta is not None:
-                    on_chunk(
-                        ChatChunk(correlation_id=correlation_id, index=part.index, delta=part.delta)
-                    )
+                    on_chunk(Chunk(correlation_id, part.index, part.delta))
                     run.sent = True
         finally:
             # Closing the generator closes the provider's HTTP stream, also on cancel.

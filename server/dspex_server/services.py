@@ -52,10 +52,10 @@ class Services:
             self.breakers,
             trips=lambda name, kind: kind in self.config.settings.circuit_policy(name).trip_on,
         )
-        self.events.subscribe(self.stats.on_event)
+        self.events.subscribe(self.stats.on_event, after_answer=True)
         # Gives memory back to the OS when the daemon goes idle after a burst.
         self.memory = MemoryReclaimer.from_environ(self.config.environ)
-        self.events.subscribe(self.memory.on_event)
+        self.events.subscribe(self.memory.on_event, after_answer=True)
         self.registry = AdapterRegistry(self.config)
         # Sessions, context windows, cost and the catalog (issue 5).
         self.prices = PriceBook()

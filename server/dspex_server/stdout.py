@@ -16,9 +16,12 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
 log = logging.getLogger("dspex.server")
+
+IDLE_READY = 4  # see CoalescingWriter.flush_if_idle
 
 
 class CoalescingWriter:
@@ -27,7 +30,15 @@ class CoalescingWriter:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._pending: list[bytes] = []
+        self._after: list[Callable[[], None]] = []
         self._broken = False
+
+    def after_flush(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once what is written so far has left (right after the next flush)."""
+        if not self._pending:
+            self._loop.call_soon(fn)
+        else:
+            self._after.append(fn)
 
     def write(self, data: bytes) -> None:
         if threading.get_ident() != self._loop_thread:
@@ -38,19 +49,34 @@ class CoalescingWriter:
             self._loop.call_soon(self.flush)
         self._pending.append(data)
 
+    def flush_if_idle(self) -> None:
+        """Flush now if the loop has next to nothing else queued to run: a lone stream's
+        chunk leaves at once rather than after the rest of its task's step (the answer's
+        assembly, when the stream's end is already buffered). While other work is queued
+        (concurrent requests), frames keep sharing the pass's one write. "Next to nothing":
+        at most IDLE_READY callbacks, which covers the pass's own flushes and the socket
+        the stream reads. (The ready queue is asyncio's loop's own; on a loop without it
+        frames always wait for the pass.)"""
+        ready = getattr(self._loop, "_ready", None)
+        if ready is not None and len(ready) <= IDLE_READY and self._pending:
+            self.flush()
+
     def flush(self) -> None:
         if not self._pending:
             return
         data = b"".join(self._pending)
         self._pending.clear()
-        if self._broken:
-            return
-        try:
-            _write_all(self._stream, data)
-            self._stream.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self._broken = True
-            log.warning("the client went away; answers are dropped")
+        if not self._broken:
+            try:
+                _write_all(self._stream, data)
+                self._stream.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self._broken = True
+                log.warning("the client went away; answers are dropped")
+        if self._after:
+            after, self._after = self._after, []
+            for fn in after:
+                fn()
 
     def close(self) -> None:
         self.flush()

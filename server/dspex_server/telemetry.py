@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from dspex_protocol import ErrorKind, Usage
 
+from .after_answer import after_answer as deferred
+
 log = logging.getLogger(__name__)
 
 Phase = Literal["start", "stop"]
@@ -52,18 +54,34 @@ Subscriber = Callable[[RequestEvent], None]
 
 
 class EventBus:
+    """Subscribers run in order of subscription. Observers (statistics, analytics windows
+    and health, the idle-memory timer) subscribe `after_answer`: a stop event reaches them
+    once the request's answer has been written (after_answer.py), off its critical path.
+    The others (the client's `dspex/telemetry` notification, budget reservations) see
+    every event at once."""
+
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._observers: list[Subscriber] = []
 
-    def subscribe(self, fn: Subscriber) -> None:
-        self._subscribers.append(fn)
+    def subscribe(self, fn: Subscriber, *, after_answer: bool = False) -> None:
+        (self._observers if after_answer else self._subscribers).append(fn)
 
     def publish(self, event: RequestEvent) -> None:
-        for fn in self._subscribers:
-            try:
-                fn(event)
-            except Exception as exc:  # a broken subscriber must not fail the request
-                log.error("telemetry subscriber failed: %s", type(exc).__name__)
+        _deliver(self._subscribers, event)
+        if self._observers:
+            if event.phase == "stop":
+                deferred(lambda: _deliver(self._observers, event))
+            else:
+                _deliver(self._observers, event)
+
+
+def _deliver(subscribers: list[Subscriber], event: RequestEvent) -> None:
+    for fn in subscribers:
+        try:
+            fn(event)
+        except Exception as exc:  # a broken subscriber must not fail the request
+            log.error("telemetry subscriber failed: %s", type(exc).__name__)
 
 
 @dataclass

@@ -62,7 +62,7 @@ class Analytics:
         self.config = config
         self.pipeline = pipeline
         self.store = SampleStore(lambda: self.settings.window_size)
-        events.subscribe(self.store.on_event)
+        events.subscribe(self.store.on_event, after_answer=True)
         self.health = HealthMonitor(config, self.store)
         self.indexes = IndexStore()
         self.index_loader: Callable[[], Awaitable[None]] | None = None

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dspex_protocol import AssistantPart, ChatDelta, ReasoningPart, ToolCallDelta
+from dspex_protocol import AssistantPart, ReasoningPart
 
 from .anthropic_parse import (
     SERVER_USES,
@@ -25,6 +25,7 @@ from .anthropic_parse import (
     server_tool_part,
 )
 from .base import StreamPart
+from .delta import CallFragment, Delta
 from .http import Malformed
 
 if TYPE_CHECKING:
@@ -122,22 +123,22 @@ class StreamParser:
         kind = block.get("type")
         if kind == "text":
             text = block.get("text")
-            return StreamPart(delta=ChatDelta(content=str(text))) if text else None
+            return StreamPart(delta=Delta(content=str(text))) if text else None
         if kind == "thinking":
             # Normally empty here (the text and signature follow as deltas).
             thinking, signature = block.get("thinking"), block.get("signature")
             if signature:
                 whole = ReasoningPart(text=str(thinking) or None, signature=str(signature))
                 return StreamPart(delta=_parts([whole]))
-            return StreamPart(delta=ChatDelta(reasoning=str(thinking))) if thinking else None
+            return StreamPart(delta=Delta(reasoning=str(thinking))) if thinking else None
         if kind == "redacted_thinking":
             return StreamPart(delta=_parts([ReasoningPart(data=str(block.get("data") or ""))]))
         if kind == "tool_use":
             call_index = self.tool_index.setdefault(index, len(self.tool_index))
-            call = ToolCallDelta(
+            call = CallFragment(
                 index=call_index, id=_str(block.get("id")), name=_str(block.get("name"))
             )
-            return StreamPart(delta=ChatDelta(tool_calls=[call]))
+            return StreamPart(delta=Delta(tool_calls=[call]))
         if kind in SERVER_USES:
             self.streaming_uses[index] = _ServerUse(block)
             return None
@@ -152,9 +153,9 @@ class StreamParser:
             return None
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
-            return StreamPart(delta=ChatDelta(content=str(delta["text"])))
+            return StreamPart(delta=Delta(content=str(delta["text"])))
         if kind == "thinking_delta" and delta.get("thinking"):
-            return StreamPart(delta=ChatDelta(reasoning=str(delta["thinking"])))
+            return StreamPart(delta=Delta(reasoning=str(delta["thinking"])))
         if kind == "signature_delta" and delta.get("signature"):
             # Closes the thinking block streamed so far.
             return StreamPart(delta=_parts([ReasoningPart(signature=str(delta["signature"]))]))
@@ -163,8 +164,8 @@ class StreamParser:
             piece = str(delta["partial_json"])
             call_index = self.tool_index.get(index)
             if call_index is not None:
-                frag = ToolCallDelta(index=call_index, arguments=piece)
-                return StreamPart(delta=ChatDelta(tool_calls=[frag]))
+                frag = CallFragment(index=call_index, arguments=piece)
+                return StreamPart(delta=Delta(tool_calls=[frag]))
             use = self.streaming_uses.get(index)
             if use is not None:
                 use.pieces.append(piece)
@@ -178,8 +179,8 @@ class StreamParser:
             self.uses[str(whole.get("id"))] = whole
 
 
-def _parts(parts: Sequence[AssistantPart]) -> ChatDelta:
-    return ChatDelta(parts=list(parts))
+def _parts(parts: Sequence[AssistantPart]) -> Delta:
+    return Delta(parts=list(parts))
 
 
 def _index(event: dict[str, Any]) -> int:

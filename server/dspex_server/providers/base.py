@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 from dspex_protocol import (
     AssistantMessage,
     AssistantPart,
-    ChatDelta,
     ErrorKind,
     FinishReason,
     ImagePart,
@@ -36,6 +35,7 @@ from dspex_protocol import (
 )
 
 from ..errors import DspexError
+from .delta import Delta
 from .table import ProviderSpec
 
 
@@ -105,12 +105,19 @@ def requested_options(request: ProviderRequest) -> list[str]:
     if any(t.strict for t in request.tools or ()):
         wanted.append("strict")
     if any(t.cache_control for t in request.tools or ()) or any(
-        m.cache_control is not None
-        or any(getattr(p, "cache_control", None) is not None for p in m.content_parts())
-        for m in request.messages
+        m.cache_control is not None or _parts_cached(m) for m in request.messages
     ):
         wanted.append("cache_control")
     return wanted
+
+
+def _parts_cached(message: Message) -> bool:
+    """Whether a part of the message asks for caching (a string content has no parts:
+    not built as one just to be asked, on every request)."""
+    parts = message.parts if message.parts is not None else message.content
+    if not isinstance(parts, list):
+        return False
+    return any(getattr(p, "cache_control", None) is not None for p in parts)
 
 
 def name_of_format(fmt: ResponseFormat | None) -> str | None:
@@ -189,12 +196,12 @@ class ProviderResponse:
     notices: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class StreamPart:
     """One event of a stream: a delta, and/or the finish reason, usage or model name.
     `index`: the choice the delta and finish reason belong to (with `n` > 1)."""
 
-    delta: ChatDelta | None = None
+    delta: Delta | None = None
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     model: str | None = None
@@ -341,7 +348,7 @@ class StreamAccumulator:
         if part.delta is not None:
             target.add_delta(part.delta)
 
-    def add_delta(self, delta: ChatDelta) -> None:
+    def add_delta(self, delta: Delta) -> None:
         if delta.reasoning:
             self.answer.reasoning(delta.reasoning)
         if delta.content:

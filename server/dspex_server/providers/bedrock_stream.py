@@ -14,12 +14,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspex_protocol import ChatDelta, ErrorKind, ReasoningPart, ToolCallDelta
+from dspex_protocol import AssistantPart, ErrorKind, ReasoningPart
 
 from ..errors import DspexError
 from . import bedrock_wire as wire
 from .base import StreamPart
 from .bedrock_request import SERVER_TOOL_USE
+from .delta import CallFragment, Delta
 from .http import HttpAdapter
 
 
@@ -132,7 +133,7 @@ class ConverseStreamParser:
             unanswered = [wire.server_tool_part(use, None) for use in self.awaiting.values()]
             self.awaiting.clear()
             return StreamPart(
-                delta=ChatDelta(parts=list(unanswered)) if unanswered else None,
+                delta=Delta(parts=list(unanswered)) if unanswered else None,
                 finish_reason=wire.stop_reason(data.get("stopReason"), bool(self.tool_index)),
             )
         if event == "metadata":
@@ -147,10 +148,10 @@ class ConverseStreamParser:
             return None
         if isinstance(use, dict):
             ordinal = self.tool_index.setdefault(index, len(self.tool_index))
-            call = ToolCallDelta(
+            call = CallFragment(
                 index=ordinal, id=str(use.get("toolUseId")), name=str(use.get("name"))
             )
-            return StreamPart(delta=ChatDelta(tool_calls=[call]))
+            return StreamPart(delta=Delta(tool_calls=[call]))
         result = start.get("toolResult")
         if isinstance(result, dict):
             self.results[index] = (dict(result), [])
@@ -158,7 +159,7 @@ class ConverseStreamParser:
 
     def _delta(self, index: int, delta: dict[str, Any]) -> StreamPart | None:
         if isinstance(delta.get("text"), str):
-            return StreamPart(delta=ChatDelta(content=delta["text"])) if delta["text"] else None
+            return StreamPart(delta=Delta(content=delta["text"])) if delta["text"] else None
         reasoning = delta.get("reasoningContent")
         if isinstance(reasoning, dict):
             return self._reasoning(reasoning)
@@ -169,8 +170,8 @@ class ConverseStreamParser:
                 self.server_uses[index][1].append(piece)
                 return None
             ordinal = self.tool_index.setdefault(index, len(self.tool_index))
-            call = ToolCallDelta(index=ordinal, arguments=piece)
-            return StreamPart(delta=ChatDelta(tool_calls=[call]))
+            call = CallFragment(index=ordinal, arguments=piece)
+            return StreamPart(delta=Delta(tool_calls=[call]))
         items = delta.get("toolResult")
         if isinstance(items, list) and index in self.results:
             content = self.results[index][1]
@@ -189,14 +190,15 @@ class ConverseStreamParser:
         """Reasoning text by pieces; a signature closes the block, redacted content is a
         block of its own (one delta may carry text and its signature together)."""
         text = reasoning.get("text")
-        wholes = []
+        text = text if isinstance(text, str) else None
+        wholes: list[AssistantPart] = []
         if isinstance(reasoning.get("signature"), str):
             wholes.append(ReasoningPart(signature=reasoning["signature"]))
         if reasoning.get("redactedContent") is not None:
             wholes.append(ReasoningPart(data=str(reasoning["redactedContent"])))
         if not text and not wholes:
             return None
-        delta = ChatDelta(reasoning=text or None, parts=wholes or None)
+        delta = Delta(reasoning=text or None, parts=wholes or None)
         return StreamPart(delta=delta)
 
     def _stop(self, index: int) -> StreamPart | None:
@@ -215,10 +217,10 @@ class ConverseStreamParser:
             use_id = str(result.get("toolUseId"))
             use = self.awaiting.pop(use_id, {"toolUseId": use_id, "name": result.get("type")})
             part = wire.server_tool_part(use, {**result, "content": content})
-            return StreamPart(delta=ChatDelta(parts=[part]))
+            return StreamPart(delta=Delta(parts=[part]))
         if index in self.citations:
             part = wire.citations_part(index, self.citations.pop(index))
-            return StreamPart(delta=ChatDelta(parts=[part]))
+            return StreamPart(delta=Delta(parts=[part]))
         return None
 
 

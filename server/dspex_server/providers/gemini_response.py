@@ -21,17 +21,16 @@ from typing import Any
 from pydantic import JsonValue
 
 from dspex_protocol import (
-    ChatDelta,
     FinishReason,
     ReasoningPart,
     ServerToolPart,
     TokenLogprob,
-    ToolCallDelta,
     TopLogprob,
     Usage,
 )
 
 from .base import StreamPart, token_usage
+from .delta import CallFragment, Delta, coalesce
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "STOP": "stop",
@@ -187,8 +186,8 @@ class CandidateReader:
         self._grounding: dict[str, Any] = {}
         self._url_context: dict[str, Any] = {}
 
-    def read(self, candidate: dict[str, Any]) -> list[ChatDelta]:
-        deltas: list[ChatDelta] = []
+    def read(self, candidate: dict[str, Any]) -> list[Delta]:
+        deltas: list[Delta] = []
         content = candidate.get("content")
         parts = content.get("parts") if isinstance(content, dict) else None
         for part in parts if isinstance(parts, list) else ():
@@ -196,14 +195,14 @@ class CandidateReader:
                 deltas += self._part(part)
         logprobs = parse_logprobs(candidate.get("logprobsResult"))
         if logprobs:
-            deltas.append(ChatDelta(logprobs=logprobs))
+            deltas.append(Delta(logprobs=logprobs))
         if isinstance(candidate.get(GROUNDING), dict):
             _merge_metadata(self._grounding, candidate[GROUNDING])
         if isinstance(candidate.get(URL_CONTEXT), dict):
             _merge_metadata(self._url_context, candidate[URL_CONTEXT])
         return deltas
 
-    def close(self) -> list[ChatDelta]:
+    def close(self) -> list[Delta]:
         """The end of the candidate: a call without result, the open thought run, and the
         grounding and URL-context metadata as server-tool parts."""
         self.finished = True
@@ -241,10 +240,10 @@ class CandidateReader:
                 )
             )
         if metadata:
-            deltas.append(ChatDelta(parts=list(metadata)))
+            deltas.append(Delta(parts=list(metadata)))
         return deltas
 
-    def _part(self, part: dict[str, Any]) -> list[ChatDelta]:
+    def _part(self, part: dict[str, Any]) -> list[Delta]:
         sig = _signature(part)
         if part.get("thought"):
             return self._thought(part, sig)
@@ -274,39 +273,39 @@ class CandidateReader:
                 return []  # an empty piece, nothing to place
             deltas = self._flush() + self._signed(sig)
             if text:
-                deltas.append(ChatDelta(content=text))
+                deltas.append(Delta(content=text))
             return deltas
         # A kind dspex does not carry (inline image output, ...): skipped, its signature
         # kept where it came.
         return self._flush() + self._signed(sig) if sig else []
 
-    def _thought(self, part: dict[str, Any], sig: str | None) -> list[ChatDelta]:
+    def _thought(self, part: dict[str, Any], sig: str | None) -> list[Delta]:
         # A signature on a thought part closes the run before it (or stands alone), so
         # that it is sent back on this thought part (gemini_request places it).
         deltas = self._signed(sig) if sig else []
         text = part.get("text")
         if isinstance(text, str) and text:
-            deltas.append(ChatDelta(reasoning=text))
+            deltas.append(Delta(reasoning=text))
             self._thinking = True
         return deltas
 
-    def _signed(self, sig: str | None) -> list[ChatDelta]:
+    def _signed(self, sig: str | None) -> list[Delta]:
         """The signature of the part that follows, placed before it; an open thought run
         ends here (its summary flag set, the signature closing it)."""
         if self._thinking:
             self._thinking = False
-            return [ChatDelta(parts=[ReasoningPart(summary=True, signature=sig)])]
-        return [ChatDelta(parts=[ReasoningPart(signature=sig)])] if sig else []
+            return [Delta(parts=[ReasoningPart(summary=True, signature=sig)])]
+        return [Delta(parts=[ReasoningPart(signature=sig)])] if sig else []
 
-    def _close_thoughts(self) -> list[ChatDelta]:
+    def _close_thoughts(self) -> list[Delta]:
         return self._signed(None)
 
-    def _function_call(self, call: dict[str, Any], sig: str | None) -> list[ChatDelta]:
+    def _function_call(self, call: dict[str, Any], sig: str | None) -> list[Delta]:
         args = call.get("args") if call.get("args") is not None else {}
         call_id = str(call.get("id") or "") or _new_id(GENERATED_ID_PREFIX)
         if sig is not None and self.remember_signature is not None:
             self.remember_signature(call_id, sig)
-        delta = ToolCallDelta(
+        delta = CallFragment(
             index=self.calls,
             id=call_id,
             name=str(call.get("name") or ""),
@@ -315,11 +314,11 @@ class CandidateReader:
             signature=sig,
         )
         self.calls += 1
-        return [*self._flush(), *self._close_thoughts(), ChatDelta(tool_calls=[delta])]
+        return [*self._flush(), *self._close_thoughts(), Delta(tool_calls=[delta])]
 
     def _open_tool(
         self, wire_id: Any, name: str, tool_input: JsonValue, sig: str | None
-    ) -> list[ChatDelta]:
+    ) -> list[Delta]:
         deltas = self._flush() + self._close_thoughts()
         self._pending = _PendingTool(
             id=str(wire_id) if wire_id else _new_id(GENERATED_SERVER_ID_PREFIX),
@@ -337,7 +336,7 @@ class CandidateReader:
         result_type: str,
         sig: str | None,
         failed: bool,
-    ) -> list[ChatDelta]:
+    ) -> list[Delta]:
         pending, deltas = self._pending, []
         matches = (
             pending is not None
@@ -362,7 +361,7 @@ class CandidateReader:
         deltas.append(self._server_part(pending, output, result_type, failed))
         return deltas
 
-    def _flush(self) -> list[ChatDelta]:
+    def _flush(self) -> list[Delta]:
         """A server-tool call whose result did not come: a part without output."""
         if self._pending is None:
             return []
@@ -372,7 +371,7 @@ class CandidateReader:
     @staticmethod
     def _server_part(
         pending: _PendingTool, output: Any, result_type: str | None, failed: bool
-    ) -> ChatDelta:
+    ) -> Delta:
         signed = [ReasoningPart(signature=s) for s in pending.signatures]
         tool = ServerToolPart(
             id=pending.id,
@@ -382,36 +381,12 @@ class CandidateReader:
             result_type=result_type,
             is_error=failed,
         )
-        return ChatDelta(parts=[*signed, tool])
+        return Delta(parts=[*signed, tool])
 
 
 def _tool_name(wire: dict[str, Any]) -> str:
     tool_type = str(wire.get("toolType") or "TOOL_TYPE_UNSPECIFIED")
     return TOOL_TYPES.get(tool_type, tool_type.lower())
-
-
-_DELTA_FIELDS = ("reasoning", "content", "refusal", "parts", "logprobs", "tool_calls")
-
-
-def coalesce(deltas: list[ChatDelta]) -> list[ChatDelta]:
-    """Fewer deltas, same answer: a delta joins the one before it where the accumulator,
-    which applies a delta's fields in _DELTA_FIELDS order, would see the same sequence."""
-    out: list[ChatDelta] = []
-    for delta in deltas:
-        new = [i for i, name in enumerate(_DELTA_FIELDS) if getattr(delta, name)]
-        if out and new:
-            prev = out[-1]
-            old = [i for i, name in enumerate(_DELTA_FIELDS) if getattr(prev, name)]
-            if old and max(old) <= min(new):
-                update = {}
-                for i in new:
-                    name = _DELTA_FIELDS[i]
-                    mine, theirs = getattr(prev, name), getattr(delta, name)
-                    update[name] = theirs if not mine else mine + theirs
-                out[-1] = prev.model_copy(update=update)
-                continue
-        out.append(delta)
-    return out
 
 
 class AnswerReader:

@@ -1,15 +1,12 @@
-"""What every HTTP adapter shares: the pooled client, and transport/status error mapping."""
+"""What every HTTP adapter shares: requests on the pooled client (whole bodies and
+streams), and the mapping of error bodies, statuses and transport failures to DspexErrors."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import email.utils
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -18,163 +15,39 @@ from dspex_protocol import ErrorKind
 from ..errors import SENT_AFTER_ANSWER, DspexError
 from ..reliability.idempotency import current_idempotency_key
 from .base import Adapter
+from .http_client import (
+    HttpResponse,
+    ReadResponse,
+    aiohttp_kind,
+    aiohttp_session,
+    aiohttp_timeout,
+    decode_json,
+    encode_json,
+    is_aiohttp_error,
+    make_client,
+    request_id,
+    retry_after_ms,
+    status_kind,
+    transport_kind,
+)
+from .http_stream import (
+    AiohttpStream,
+    Decoded,
+    Headers,
+    Malformed,
+    StreamResponse,
+    idle_bounded,
+    json_lines,
+    malformed,
+    sse_events,
+    sse_json,
+)
 from .settings import ProviderSettings
 from .table import ProviderSpec
 
 if TYPE_CHECKING:
     from httpx_aiohttp import AiohttpTransport
-
-T = TypeVar("T")
-
-REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
-
-
-Headers = Mapping[str, str]  # httpx.Headers or aiohttp's CIMultiDictProxy: case-insensitive
-
-
-class HttpResponse(Protocol):
-    """What the adapters read of a response whose body was read already."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> Headers: ...
-    @property
-    def reason_phrase(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Malformed:
-    """A stream event that does not parse (not JSON, not an object): skipped and counted,
-    so that every valid token before and after it is still delivered."""
-
-    snippet: str
-
-
-def malformed(raw: bytes | str) -> Malformed:
-    text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-    return Malformed(text[:80].strip())
-
-
-async def idle_bounded(
-    events: AsyncIterator[T], idle_s: float | None, on_stall: Callable[[], DspexError]
-) -> AsyncIterator[T]:
-    """`events`, cut with `on_stall()` when nothing arrives for `idle_s` after the first
-    one (`streamIdleTimeoutMs`; the wait for the first event is the request's timeout)."""
-    iterator = aiter(events)
-    first = True
-    while True:
-        limit = asyncio.timeout(None if first else idle_s)
-        try:
-            async with limit:
-                item = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            if limit.expired():  # ours, not a timeout raised inside the stream
-                raise on_stall() from None
-            raise
-        first = False
-        yield item
-
-
-@dataclass(frozen=True, slots=True)
-class ReadResponse:
-    """A response read through aiohttp directly (`HttpAdapter.post_json`)."""
-
-    status_code: int
-    headers: Headers
-    reason_phrase: str
-
-
-def make_client(
-    settings: ProviderSettings, transport: str
-) -> tuple[httpx.AsyncClient, AiohttpTransport | None]:
-    """One pooled client per provider (and its aiohttp transport, when that is the kind).
-    Timeouts are set per request by the adapter."""
-    limits = httpx.Limits(
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_connections,
-        keepalive_expiry=30.0,
-    )
-    timeout = httpx.Timeout(settings.timeout_ms / 1000, connect=settings.connect_timeout_ms / 1000)
-    if transport == "aiohttp":
-        from httpx_aiohttp import AiohttpTransport
-
-        aiohttp_transport = AiohttpTransport(limits=limits, trust_env=False)
-        client = httpx.AsyncClient(transport=aiohttp_transport, timeout=timeout, trust_env=False)
-        return client, aiohttp_transport
-    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False), None
-
-
-def _transport_kind(exc: BaseException) -> tuple[ErrorKind, str]:
-    """Classify a transport failure. The aiohttp transport re-labels some errors (a server
-    disconnect becomes httpx.ConnectTimeout), so look at the original cause first."""
-    cause = exc.__cause__
-    if cause is not None and type(cause).__module__.startswith("aiohttp"):
-        return _aiohttp_kind(cause)
-    if isinstance(exc, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
-        return ErrorKind.TIMEOUT, "the provider did not answer in time"
-    return ErrorKind.NETWORK_ERROR, f"connection failed: {type(exc).__name__}"
-
-
-def _aiohttp_kind(exc: BaseException) -> tuple[ErrorKind, str]:
-    """Classify an aiohttp failure (raised directly, or the cause of the transport's)."""
-    import aiohttp
-
-    if isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
-        return ErrorKind.TIMEOUT, "the provider did not answer in time"
-    return ErrorKind.NETWORK_ERROR, f"connection failed: {type(exc).__name__}"
-
-
-def retry_after_ms(headers: Headers) -> int | None:
-    """`retry-after-ms` (OpenAI, Anthropic), else `Retry-After` in seconds or as a date."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        with contextlib.suppress(ValueError):
-            return max(0, int(float(raw_ms)))
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0, int(float(raw) * 1000))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
-        if parsed is None:
-            return None
-        return max(0, int((parsed.timestamp() - time.time()) * 1000))
-
-
-def request_id(headers: Headers) -> str | None:
-    return next((headers[h] for h in REQUEST_ID_HEADERS if h in headers), None)
-
-
-def status_kind(status: int) -> tuple[ErrorKind, bool]:
-    """The kind and retryability an HTTP status means before the body is read."""
-    if status == 429:
-        return ErrorKind.RATE_LIMITED, True
-    if status in (408, 504):
-        return ErrorKind.TIMEOUT, True
-    if status >= 500:  # includes Anthropic's 529 overloaded
-        return ErrorKind.API_ERROR, True
-    if status in (400, 413, 422):
-        return ErrorKind.INVALID_MESSAGES, False
-    if status in (401, 403):
-        return ErrorKind.AUTHENTICATION, False
-    return ErrorKind.API_ERROR, False
-
-
-def decode_json(body: bytes, provider: str, model: str, what: str = "response") -> Any:
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        snippet = body[:120].decode("utf-8", "replace").strip()
-        raise DspexError(
-            ErrorKind.INVALID_RESPONSE,
-            f"the provider's {what} is not JSON: {snippet!r}",
-            provider=provider,
-            model=model,
-        ) from None
+    from httpx_sse import ServerSentEvent
 
 
 class HttpAdapter(Adapter):
@@ -313,11 +186,16 @@ class HttpAdapter(Adapter):
         try:
             yield
         except (httpx.TransportError, TimeoutError) as exc:
-            kind, message = _transport_kind(exc)
+            kind, message = transport_kind(exc)
             raise self.transport_error(kind, message, model, answered) from None
         except httpx.HTTPError as exc:
             message = f"HTTP failure: {type(exc).__name__}"
             raise self.transport_error(ErrorKind.NETWORK_ERROR, message, model, answered) from None
+        except Exception as exc:
+            if not is_aiohttp_error(exc):  # streams read from aiohttp directly
+                raise
+            kind, message = aiohttp_kind(exc)
+            raise self.transport_error(kind, message, model, answered) from None
 
     def transport_error(
         self, kind: ErrorKind, message: str, model: str, answered: bool
@@ -427,26 +305,21 @@ class HttpAdapter(Adapter):
     ) -> tuple[ReadResponse, bytes]:
         import aiohttp
 
-        session = transport.client
-        if not isinstance(session, aiohttp.ClientSession):
-            session = transport.client = transport.get_client()  # the transport closes it
-        # The timeouts httpx would pass the transport: per request, or the client's.
-        if timeout_s is not None:
-            connect = read = timeout_s
-        else:
-            connect = self.settings.connect_timeout_ms / 1000
-            read = self.settings.timeout_ms / 1000
-        timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=read)
+        session = aiohttp_session(transport)
         answered = False  # the status line and headers arrived
         try:
             async with session.post(
-                url, data=content, headers=headers, allow_redirects=False, timeout=timeout
+                url,
+                data=content,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp_timeout(self.settings, timeout_s),
             ) as answer:
                 answered = True
                 body = await answer.read()
                 return ReadResponse(answer.status, answer.headers, answer.reason or ""), body
         except (aiohttp.ClientError, TimeoutError) as exc:
-            kind, message = _aiohttp_kind(exc)
+            kind, message = aiohttp_kind(exc)
             raise self.transport_error(kind, message, model, answered) from None
 
     async def get_json(self, path: str, headers: dict[str, str], model: str = "") -> Any:
@@ -481,18 +354,42 @@ class HttpAdapter(Adapter):
             query = next_query(payload)
         return items
 
-    async def sse_events(
-        self, response: httpx.Response, model: str, idle_s: float | None = None
-    ) -> AsyncIterator[Any]:
+    def sse_events(
+        self, response: StreamResponse, model: str, idle_s: float | None = None
+    ) -> Decoded[ServerSentEvent]:
         """Server-sent events of a streaming response; a 200 that is not an event stream
         (an HTML page from a proxy, a JSON body) is an invalid response, not a network error.
         `idle_s`: cut the stream when no event arrives for so long (`stalled`)."""
-        from httpx_sse import EventSource
+        return sse_events(
+            response,
+            idle_s,
+            lambda: self.stalled(model, idle_s),
+            lambda: self.require_stream_type(response, model, "text/event-stream"),
+        )
 
-        await self.require_stream_type(response, model, "text/event-stream")
-        events = EventSource(response).aiter_sse()
-        async for event in idle_bounded(events, idle_s, lambda: self.stalled(model, idle_s)):
-            yield event
+    def sse_json(
+        self, response: StreamResponse, model: str, idle_s: float | None = None
+    ) -> Decoded[Any]:
+        """The JSON payloads of a Server-Sent Events stream, in order. An event whose
+        data is not JSON comes as `Malformed` (the parser skips and counts it)."""
+        return sse_json(
+            response,
+            idle_s,
+            lambda: self.stalled(model, idle_s),
+            lambda: self.require_stream_type(response, model, "text/event-stream"),
+        )
+
+    def json_lines(
+        self, response: StreamResponse, model: str, idle_s: float | None, *accepted: str
+    ) -> Decoded[Any]:
+        """Newline-delimited JSON values of a streaming response whose content type is one
+        of `accepted`; a line that is not JSON comes as `Malformed`."""
+        return json_lines(
+            response,
+            idle_s,
+            lambda: self.stalled(model, idle_s),
+            lambda: self.require_stream_type(response, model, *accepted),
+        )
 
     def stalled(self, model: str, idle_s: float | None) -> DspexError:
         """The stream went silent for longer than `streamIdleTimeoutMs`: cut, and handled
@@ -509,7 +406,7 @@ class HttpAdapter(Adapter):
         return error
 
     async def require_stream_type(
-        self, response: httpx.Response, model: str, *accepted: str
+        self, response: StreamResponse, model: str, *accepted: str
     ) -> None:
         """A streaming 200 whose content type is none of `accepted` (an HTML page from a
         proxy, say) is an invalid response, not a network error."""
@@ -535,18 +432,31 @@ class HttpAdapter(Adapter):
         model: str,
         headers: dict[str, str],
         timeout_s: float | None,
-    ) -> AsyncIterator[httpx.Response]:
-        """An open streaming response with status checked; closed on exit (or cancel)."""
+    ) -> AsyncIterator[StreamResponse]:
+        """An open streaming response with status checked; closed on exit (or cancel).
+        With the aiohttp transport it is read from the aiohttp session directly."""
         url, content, headers = self._prepare(method, path, payload, headers)
+        response: StreamResponse
         with self.transport_errors(model):
-            request = self.client.build_request(
-                method,
-                url,
-                content=content or None,
-                headers=headers,
-                timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-            response = await self.client.send(request, stream=True)
+            if self._aiohttp is not None:
+                raw = await aiohttp_session(self._aiohttp).request(
+                    method,
+                    url,
+                    data=content or None,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=aiohttp_timeout(self.settings, timeout_s),
+                )
+                response = AiohttpStream(raw)
+            else:
+                request = self.client.build_request(
+                    method,
+                    url,
+                    content=content or None,
+                    headers=headers,
+                    timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+                )
+                response = await self.client.send(request, stream=True)
         try:
             if response.status_code != 200:
                 with self.transport_errors(model, answered=True):
@@ -556,21 +466,6 @@ class HttpAdapter(Adapter):
                 yield response
         finally:
             await response.aclose()
-
-    async def sse_json(
-        self, response: httpx.Response, model: str, idle_s: float | None = None
-    ) -> AsyncIterator[Any]:
-        """The JSON payloads of a Server-Sent Events stream, in order. An event whose
-        data is not JSON comes as `Malformed` (the parser skips and counts it); transport
-        failures map as usual."""
-        with self.transport_errors(model, answered=True):
-            async for sse in self.sse_events(response, model, idle_s):
-                if not sse.data.strip():
-                    continue
-                try:
-                    yield json.loads(sse.data)
-                except json.JSONDecodeError:
-                    yield malformed(sse.data)
 
     def stream_cut(self, model: str, expected: str) -> DspexError:
         """The stream ended without its documented final event (after the answer began)."""
@@ -582,24 +477,23 @@ class HttpAdapter(Adapter):
         return DspexError(ErrorKind.INVALID_RESPONSE, what, provider=self.name, model=model)
 
 
-def encode_json(payload: Any) -> bytes:
-    """The request body's exact bytes (compact, as httpx's `json=` writes them): signed
-    requests must send the bytes that were signed."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-async def aiter_json_lines(
-    response: httpx.Response, idle_s: float | None, on_stall: Callable[[], DspexError]
-) -> AsyncIterator[Any]:
-    """Newline-delimited JSON (one object per line), blank lines skipped; a line that is
-    not JSON comes as `Malformed`. Cut with `on_stall()` after `idle_s` of silence."""
-    async for line in idle_bounded(response.aiter_lines(), idle_s, on_stall):
-        if line.strip():
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                yield malformed(line)
-
-
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+__all__ = [
+    "Decoded",
+    "Headers",
+    "HttpAdapter",
+    "HttpResponse",
+    "Malformed",
+    "ReadResponse",
+    "decode_json",
+    "encode_json",
+    "idle_bounded",
+    "make_client",
+    "malformed",
+    "request_id",
+    "retry_after_ms",
+    "status_kind",
+]

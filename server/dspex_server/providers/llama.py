@@ -24,11 +24,9 @@ from typing import Any
 
 from dspex_protocol import (
     AssistantMessage,
-    ChatDelta,
     ErrorKind,
     FinishReason,
     ToolCall,
-    ToolCallDelta,
     Usage,
 )
 
@@ -43,6 +41,7 @@ from .base import (
     StreamPart,
     new_tool_call_id,
 )
+from .delta import CallFragment, Delta
 from .llama_engine import Job, LoadedModel, ModelSource, Outcome, dump_schema, effective_n_ctx
 from .llama_format import (
     find_tool_calls,
@@ -274,7 +273,7 @@ class LlamaAdapter(Adapter):
                     continue
                 if held:
                     item, held = "".join(held) + item, []
-                yield StreamPart(delta=ChatDelta(content=item))
+                yield StreamPart(delta=Delta(content=item))
             outcome: Outcome = await task
         finally:
             cancelled.set()
@@ -283,13 +282,13 @@ class LlamaAdapter(Adapter):
         response = self._response(request, plan, outcome)
         calls = response.message.tool_calls or []
         if not calls and held:
-            yield StreamPart(delta=ChatDelta(content="".join(held)))
+            yield StreamPart(delta=Delta(content="".join(held)))
         if calls:
             fragments = [
-                ToolCallDelta(index=i, id=c.id, name=c.name, arguments=_json(c.arguments))
+                CallFragment(index=i, id=c.id, name=c.name, arguments=_json(c.arguments))
                 for i, c in enumerate(calls)
             ]
-            yield StreamPart(delta=ChatDelta(tool_calls=fragments))
+            yield StreamPart(delta=Delta(tool_calls=fragments))
         yield StreamPart(
             finish_reason=response.finish_reason,
             usage=response.usage,

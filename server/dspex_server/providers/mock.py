@@ -12,12 +12,10 @@ from collections.abc import AsyncIterator
 
 from dspex_protocol import (
     AssistantPart,
-    ChatDelta,
     NamedToolChoice,
     ReasoningPart,
     TextPart,
     ToolCall,
-    ToolCallDelta,
     Usage,
 )
 
@@ -31,6 +29,7 @@ from .base import (
     StreamPart,
     assistant_message,
 )
+from .delta import CallFragment, Delta
 from .mock_capture import MockCapture
 from .mock_predict import text_mode_reply
 from .mock_schema import instance
@@ -224,19 +223,19 @@ class MockAdapter(Adapter):
         after = (broken.details or {}).get("afterChunks", 0) if broken is not None else 0
         reasoning = _reasoning(request)
         if reasoning is not None:
-            yield StreamPart(delta=ChatDelta(reasoning=reasoning))
+            yield StreamPart(delta=Delta(reasoning=reasoning))
         for n, start in enumerate(range(0, len(answer), size)):
             if broken is not None and n >= int(after or 0):
                 raise broken
-            yield StreamPart(delta=ChatDelta(content=answer[start : start + size]))
+            yield StreamPart(delta=Delta(content=answer[start : start + size]))
             await asyncio.sleep(self.settings.chunk_delay_ms / 1000)
         if broken is not None:
             raise broken
         if call is not None:
             yield StreamPart(
-                delta=ChatDelta(
+                delta=Delta(
                     tool_calls=[
-                        ToolCallDelta(
+                        CallFragment(
                             index=0,
                             id=call.id,
                             name=call.name,

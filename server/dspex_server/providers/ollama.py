@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dspex_protocol import (
-    ChatDelta,
     ErrorKind,
     FinishReason,
     ImagePart,
@@ -24,7 +23,6 @@ from dspex_protocol import (
     ReasoningPart,
     TextPart,
     ToolCall,
-    ToolCallDelta,
     Usage,
 )
 
@@ -45,7 +43,8 @@ from .base import (
     without_none,
 )
 from .compat_dialects import model_family
-from .http import HttpAdapter, aiter_json_lines, request_id
+from .delta import CallFragment, Delta
+from .http import HttpAdapter, request_id
 from .openai_compat_parse import token_logprobs
 from .settings import ProviderSettings
 from .table import ProviderSpec
@@ -273,13 +272,12 @@ class OllamaAdapter(HttpAdapter):
             headers,
             request.timeout_s,
         ) as response:
-            await self.require_stream_type(
-                response, request.model, "application/x-ndjson", "application/json"
-            )
             req_id = request_id(response.headers)
             calls_seen = 0
             idle_s = request.stream_idle_timeout_s
-            lines = aiter_json_lines(response, idle_s, lambda: self.stalled(request.model, idle_s))
+            lines = self.json_lines(
+                response, request.model, idle_s, "application/x-ndjson", "application/json"
+            )
             async for payload in lines:
                 if not isinstance(payload, dict):  # Malformed, or JSON that is no object
                     yield StreamPart(malformed=1)  # skipped, counted: the rest still flows
@@ -288,7 +286,7 @@ class OllamaAdapter(HttpAdapter):
                 calls = self._tool_calls(message.get("tool_calls"), request.model)
                 content = message.get("content")
                 deltas = [
-                    ToolCallDelta(
+                    CallFragment(
                         index=calls_seen + i,
                         id=c.id,
                         name=c.name,
@@ -301,7 +299,7 @@ class OllamaAdapter(HttpAdapter):
                 logprobs = token_logprobs(payload.get("logprobs"))
                 part = StreamPart(request_id=req_id, model=_opt_str(payload.get("model")))
                 req_id = None
-                delta = ChatDelta(
+                delta = Delta(
                     reasoning=thinking if isinstance(thinking, str) and thinking else None,
                     content=content if isinstance(content, str) and content else None,
                     tool_calls=deltas or None,

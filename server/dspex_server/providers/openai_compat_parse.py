@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dspex_protocol import (
-    ChatDelta,
+    AssistantMessage,
     FinishReason,
     ReasoningPart,
     ServerToolPart,
     TokenLogprob,
     ToolCall,
-    ToolCallDelta,
     TopLogprob,
     Usage,
 )
 
 from .base import AnswerBuilder, ExtraChoice, StreamPart, parse_tool_arguments
+from .delta import CallFragment, Delta
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -206,17 +206,17 @@ _RANK = {"reasoning": 0, "text": 1, "refusal": 2, "part": 3}
 _FIELD = {"reasoning": "reasoning", "text": "content", "refusal": "refusal"}
 
 
-def deltas(pieces: list[Piece]) -> list[ChatDelta]:
+def deltas(pieces: list[Piece]) -> list[Delta]:
     """Pieces as stream deltas. A delta applies reasoning, content, refusal, then parts:
     pieces that arrive in another order go in deltas of their own."""
-    out: list[ChatDelta] = []
+    out: list[Delta] = []
     current: dict[str, Any] = {}
     rank = -1
     for piece in pieces:
         r = _RANK[piece.kind]
         name = _FIELD.get(piece.kind, "parts")
         if r < rank:
-            out.append(ChatDelta(**current))
+            out.append(Delta(**current))
             current, rank = {}, -1
         if piece.kind == "part":
             current.setdefault("parts", []).append(piece.part)
@@ -224,7 +224,7 @@ def deltas(pieces: list[Piece]) -> list[ChatDelta]:
             current[name] = current.get(name, "") + piece.text
         rank = r
     if current:
-        out.append(ChatDelta(**current))
+        out.append(Delta(**current))
     return out
 
 
@@ -337,6 +337,14 @@ def parse_choice(choice: dict[str, Any], provider: str, model: str) -> ExtraChoi
     raw = choice.get("message")
     if not isinstance(raw, dict):
         return None
+    if raw.keys() <= _PLAIN_MESSAGE and choice.get("logprobs") is None:
+        # The common answer (text, nothing else): read directly, as build_answer would.
+        content, refusal = raw.get("content"), raw.get("refusal")
+        if type(content) is str and content and not refusal and not raw.get("tool_calls"):
+            return ExtraChoice(
+                message=AssistantMessage(content=content),
+                finish_reason=finish_reason(choice.get("finish_reason"), False),
+            )
     tools = [
         Piece("part", part=executed_tool(item, i))
         for i, item in enumerate(raw.get("executed_tools") or [])
@@ -391,22 +399,24 @@ class StreamReader:
     def _choice(self, choice: dict[str, Any]) -> list[StreamPart]:
         index = _int(choice.get("index")) or 0
         delta = _dict(choice.get("delta"))
+        if delta.keys() <= _TEXT_ONLY and choice.get("logprobs") is None:
+            plain = _text_delta(delta)
+            if plain is not False:
+                parts = [] if plain is None else [StreamPart(delta=plain, index=index)]
+                reason = choice.get("finish_reason")
+                if reason:
+                    if not parts:
+                        parts.append(StreamPart(index=index))
+                    parts[-1].finish_reason = FINISH_REASONS.get(str(reason), "stop")
+                return parts
         state = self.details.setdefault(index, DetailState())
         pieces = message_pieces(delta, self._tools(index, delta.get("executed_tools")), state)
         parts = [StreamPart(delta=d, index=index) for d in deltas(pieces)]
-        calls = [
-            ToolCallDelta(
-                index=_int(t.get("index")) if _int(t.get("index")) is not None else i,
-                id=_str(t.get("id")) or None,
-                name=_str(_dict(t.get("function")).get("name")) or None,
-                arguments=_dict(t.get("function")).get("arguments"),
-            )
-            for i, t in enumerate(delta.get("tool_calls") or [])
-            if isinstance(t, dict)
-        ]
+        raw_calls = delta.get("tool_calls") or []
+        calls = [_fragment(t, i) for i, t in enumerate(raw_calls) if isinstance(t, dict)]
         logprobs = parse_logprobs(choice.get("logprobs"))
         if calls or logprobs:
-            extra = ChatDelta(tool_calls=calls or None, logprobs=logprobs)
+            extra = Delta(tool_calls=calls or None, logprobs=logprobs)
             parts.append(StreamPart(delta=extra, index=index))
         reason = choice.get("finish_reason")
         if reason:
@@ -414,6 +424,47 @@ class StreamReader:
                 parts.append(StreamPart(index=index))
             parts[-1].finish_reason = FINISH_REASONS.get(str(reason), "stop")
         return parts
+
+
+# The fields of most plain answers' messages (null refusal, no or null tool calls...).
+_PLAIN_MESSAGE = frozenset(
+    {"role", "content", "refusal", "tool_calls", "function_call", "annotations", "audio"}
+)
+# The fields of most streamed deltas: text, reasoning text and refusal text as strings.
+_TEXT_ONLY = frozenset({"role", "content", "reasoning_content", "reasoning", "refusal"})
+
+
+def _text_delta(delta: dict[str, Any]) -> Delta | Literal[False] | None:
+    """The common delta (fields of _TEXT_ONLY, each a string or null) read directly, as
+    message_pieces + deltas would read it (reasoning, content, refusal: one delta in that
+    order); None when it says nothing; False for anything else (a content list)."""
+    content = delta.get("content")
+    refusal = delta.get("refusal")
+    reasoning = delta.get("reasoning_content")
+    if not reasoning:
+        reasoning = delta.get("reasoning")
+    for value in (content, refusal, reasoning):
+        if value is not None and type(value) is not str:
+            return False
+    if not (content or refusal or reasoning):
+        return None
+    return Delta(content=content or None, reasoning=reasoning or None, refusal=refusal or None)
+
+
+def _fragment(raw: dict[str, Any], position: int) -> CallFragment:
+    """A streamed tool call's fragment; arguments sent as a JSON value rather than text
+    (some compatible servers) are taken as their JSON text."""
+    function = _dict(raw.get("function"))
+    arguments = function.get("arguments")
+    if arguments is not None and not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    index = _int(raw.get("index"))
+    return CallFragment(
+        index=position if index is None else index,
+        id=_str(raw.get("id")) or None,
+        name=_str(function.get("name")) or None,
+        arguments=arguments,
+    )
 
 
 __all__ = [

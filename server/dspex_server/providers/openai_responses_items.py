@@ -14,19 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from dspex_protocol import (
-    ChatDelta,
     ErrorKind,
     FinishReason,
     ReasoningPart,
     ServerToolPart,
     TextPart,
     TokenLogprob,
-    ToolCallDelta,
     TopLogprob,
     Usage,
 )
 
 from .base import token_usage
+from .delta import CallFragment, Delta
 
 # Item types whose fields describe the call (sent as `input`); the other fields (status,
 # results, outputs, result, error, tools, ...) are its result (`output`).
@@ -211,7 +210,7 @@ class OutputAssembler:
         self.said.add(index)
         self.open_reasoning = None
 
-    def text_start(self, index: int, item_id: str | None) -> list[ChatDelta]:
+    def text_start(self, index: int, item_id: str | None) -> list[Delta]:
         """A text content begins; its item id goes out just before its first piece (a
         message that says nothing sends nothing)."""
         self.opened.add(index)
@@ -219,25 +218,25 @@ class OutputAssembler:
             self.pending[index] = item_id
         return []
 
-    def text(self, index: int, piece: str, logprobs: Any = None) -> list[ChatDelta]:
+    def text(self, index: int, piece: str, logprobs: Any = None) -> list[Delta]:
         probs = token_logprobs(logprobs) or None
         if not piece and probs is None:
             return []
-        deltas: list[ChatDelta] = []
+        deltas: list[Delta] = []
         if piece:
             self._spoke(index)
             item_id = self.pending.pop(index, None)
             if item_id is not None:
-                deltas.append(ChatDelta(parts=[TextPart(text="", id=item_id)]))
-        return [*deltas, ChatDelta(content=piece or None, logprobs=probs)]
+                deltas.append(Delta(parts=[TextPart(text="", id=item_id)]))
+        return [*deltas, Delta(content=piece or None, logprobs=probs)]
 
-    def refusal(self, index: int, piece: str) -> list[ChatDelta]:
+    def refusal(self, index: int, piece: str) -> list[Delta]:
         if not piece:
             return []
         self._spoke(index)
-        return [ChatDelta(refusal=piece)]
+        return [Delta(refusal=piece)]
 
-    def text_done(self, index: int, kind: str, whole: str, item_id: str | None) -> list[ChatDelta]:
+    def text_done(self, index: int, kind: str, whole: str, item_id: str | None) -> list[Delta]:
         """A text or refusal content's final text: sent here when no piece of it was."""
         if index in self.said or not whole:
             return []
@@ -247,14 +246,14 @@ class OutputAssembler:
             self.text_start(index, item_id)
         return self.text(index, whole)
 
-    def message_done(self, index: int, item: dict[str, Any]) -> list[ChatDelta]:
+    def message_done(self, index: int, item: dict[str, Any]) -> list[Delta]:
         """A message item none of whose text was streamed: all of it now."""
         if index in self.said:
             return []
         return self._message(index, item)
 
-    def _message(self, index: int, item: dict[str, Any]) -> list[ChatDelta]:
-        deltas: list[ChatDelta] = []
+    def _message(self, index: int, item: dict[str, Any]) -> list[Delta]:
+        deltas: list[Delta] = []
         item_id = _str(item.get("id"))
         for content in item.get("content") or ():
             if not isinstance(content, dict):
@@ -266,7 +265,7 @@ class OutputAssembler:
                 deltas += self.refusal(index, str(content.get("refusal") or ""))
         return deltas
 
-    def reasoning(self, index: int, segment: Any, piece: str) -> list[ChatDelta]:
+    def reasoning(self, index: int, segment: Any, piece: str) -> list[Delta]:
         """A piece of one of a reasoning item's summaries or texts (`segment` names it);
         a new segment after the first begins with a blank line."""
         if not piece:
@@ -277,10 +276,10 @@ class OutputAssembler:
                 piece = SUMMARY_SEPARATOR + piece
             begun.append(segment)
         self.open_reasoning = index
-        return [ChatDelta(reasoning=piece)]
+        return [Delta(reasoning=piece)]
 
-    def reasoning_done(self, index: int, item: dict[str, Any]) -> list[ChatDelta]:
-        deltas: list[ChatDelta] = []
+    def reasoning_done(self, index: int, item: dict[str, Any]) -> list[Delta]:
+        deltas: list[Delta] = []
         text, summary = reasoning_text(item)
         if index not in self.segments and text:
             deltas += self.reasoning(index, "whole", text)
@@ -293,31 +292,31 @@ class OutputAssembler:
             # Another item's reasoning is the open block: stand alone, never close it.
             closing = closing.model_copy(update={"text": ""})
         if merge or closing.id or closing.data:
-            deltas.append(ChatDelta(parts=[closing]))
+            deltas.append(Delta(parts=[closing]))
             # Like the answer builder: a reasoning part without opaque data stays open.
             self.open_reasoning = None if closing.data else index
         return deltas
 
     def call_start(
         self, index: int, call_id: str | None, name: str | None, item_id: str | None
-    ) -> list[ChatDelta]:
+    ) -> list[Delta]:
         self.has_calls = True
         number = self.calls.setdefault(index, len(self.calls))
         if call_id is not None:
             self.named.add(index)
-        frag = ToolCallDelta(index=number, id=call_id, name=name, item_id=item_id)
-        return [ChatDelta(tool_calls=[frag])]
+        frag = CallFragment(index=number, id=call_id, name=name, item_id=item_id)
+        return [Delta(tool_calls=[frag])]
 
-    def call_args(self, index: int, piece: str) -> list[ChatDelta]:
+    def call_args(self, index: int, piece: str) -> list[Delta]:
         if not piece:
             return []
         deltas = [] if index in self.calls else self.call_start(index, None, None, None)
         self.args_sent.add(index)
-        frag = ToolCallDelta(index=self.calls[index], arguments=piece)
-        return [*deltas, ChatDelta(tool_calls=[frag])]
+        frag = CallFragment(index=self.calls[index], arguments=piece)
+        return [*deltas, Delta(tool_calls=[frag])]
 
-    def call_done(self, index: int, item: dict[str, Any]) -> list[ChatDelta]:
-        deltas: list[ChatDelta] = []
+    def call_done(self, index: int, item: dict[str, Any]) -> list[Delta]:
+        deltas: list[Delta] = []
         if index not in self.named:
             deltas += self.call_start(
                 index, _str(item.get("call_id")), _str(item.get("name")), _str(item.get("id"))
@@ -326,11 +325,11 @@ class OutputAssembler:
             deltas += self.call_args(index, str(item.get("arguments") or ""))
         return deltas
 
-    def server_tool(self, index: int, item: dict[str, Any]) -> list[ChatDelta]:
+    def server_tool(self, index: int, item: dict[str, Any]) -> list[Delta]:
         self._spoke(index)
-        return [ChatDelta(parts=[server_tool_part(item)])]
+        return [Delta(parts=[server_tool_part(item)])]
 
-    def item_done(self, index: int, item: dict[str, Any]) -> list[ChatDelta]:
+    def item_done(self, index: int, item: dict[str, Any]) -> list[Delta]:
         """An output item complete: what of it was not sent piece by piece."""
         kind = item.get("type")
         if kind == "message":
@@ -341,7 +340,7 @@ class OutputAssembler:
             return self.call_done(index, item)
         return self.server_tool(index, item)
 
-    def whole_item(self, index: int, item: dict[str, Any]) -> list[ChatDelta]:
+    def whole_item(self, index: int, item: dict[str, Any]) -> list[Delta]:
         """A plain answer's item, as the stream would have sent it."""
         kind = item.get("type")
         if kind == "message":

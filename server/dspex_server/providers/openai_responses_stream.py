@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dspex_protocol import ChatDelta
-
 from .base import StreamPart
+from .delta import Delta
 from .http import Malformed
 from .openai_responses_items import OutputAssembler, finish_reason, parse_usage
 
@@ -40,7 +39,7 @@ class ResponsesStreamParser:
         self.out = OutputAssembler()
         self.done = False
         self.finished_items: set[int] = set()
-        self._handlers: dict[str, Callable[[dict[str, Any], int], list[ChatDelta]]] = {
+        self._handlers: dict[str, Callable[[dict[str, Any], int], list[Delta]]] = {
             "response.output_item.added": self._item_added,
             "response.output_item.done": self._item_done,
             "response.content_part.added": self._part_added,
@@ -98,7 +97,7 @@ class ResponsesStreamParser:
         index = event.get("output_index", 0)
         return [self._part(d) for d in handler(event, index if isinstance(index, int) else 0)]
 
-    def _part(self, delta: ChatDelta) -> StreamPart:
+    def _part(self, delta: Delta) -> StreamPart:
         part = StreamPart(delta=delta, request_id=self.request_id)
         self.request_id = None
         return part
@@ -109,7 +108,7 @@ class ResponsesStreamParser:
         part.request_id, self.request_id = self.request_id, None
         return part
 
-    def _item_added(self, event: dict[str, Any], index: int) -> list[ChatDelta]:
+    def _item_added(self, event: dict[str, Any], index: int) -> list[Delta]:
         item = event.get("item")
         if not isinstance(item, dict) or item.get("type") != "function_call":
             return []
@@ -117,17 +116,17 @@ class ResponsesStreamParser:
             index, _str(item.get("call_id")), _str(item.get("name")), _str(item.get("id"))
         )
 
-    def _item_done(self, event: dict[str, Any], index: int) -> list[ChatDelta]:
+    def _item_done(self, event: dict[str, Any], index: int) -> list[Delta]:
         item = event.get("item")
         if not isinstance(item, dict):
             return []
         self.finished_items.add(index)
         return self.out.item_done(index, item)
 
-    def _backfill(self, response: dict[str, Any]) -> list[ChatDelta]:
+    def _backfill(self, response: dict[str, Any]) -> list[Delta]:
         """The final response's items whose `output_item.done` never came (the server
         skipped it): what of them was not streamed, at the end."""
-        deltas: list[ChatDelta] = []
+        deltas: list[Delta] = []
         output = response.get("output")
         for index, item in enumerate(output if isinstance(output, list) else ()):
             if index not in self.finished_items and isinstance(item, dict):
@@ -135,18 +134,18 @@ class ResponsesStreamParser:
                 deltas += self.out.item_done(index, item)
         return deltas
 
-    def _part_added(self, event: dict[str, Any], index: int) -> list[ChatDelta]:
+    def _part_added(self, event: dict[str, Any], index: int) -> list[Delta]:
         part = event.get("part")
         if isinstance(part, dict) and part.get("type") == "output_text":
             return self.out.text_start(index, _item_id(event))
         return []
 
-    def _segment_done(self, index: int, segment: Any, whole: str) -> list[ChatDelta]:
+    def _segment_done(self, index: int, segment: Any, whole: str) -> list[Delta]:
         if segment in self.out.segments.get(index, ()):
             return []
         return self.out.reasoning(index, segment, whole)
 
-    def _arguments_done(self, event: dict[str, Any], index: int) -> list[ChatDelta]:
+    def _arguments_done(self, event: dict[str, Any], index: int) -> list[Delta]:
         if index in self.out.args_sent:
             return []
         return self.out.call_args(index, _text(event, "arguments"))

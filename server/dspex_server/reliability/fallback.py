@@ -28,13 +28,13 @@ its outcome, requests, usage, cost and latency (failed ones too).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from dspex_protocol import (
     Attempt,
-    ChatChunk,
     ChatParams,
     ChatResult,
     ErrorKind,
@@ -47,7 +47,8 @@ from ..errors import DspexError
 from ..providers.settings import DEFAULT_FAILOVER_ON
 
 if TYPE_CHECKING:
-    from ..pipeline import ChunkSink, Pipeline
+    from ..partials import Chunk, ChunkSink
+    from ..pipeline import Pipeline
 
 ROUTE_PREFIX = "route:"
 CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
@@ -326,9 +327,9 @@ def _marked(
         return on_chunk
     pending = [mark.model_copy(update={"provider": provider, "model": model})]
 
-    def sink(chunk: ChatChunk) -> None:
+    def sink(chunk: Chunk) -> None:
         if pending:
-            chunk = chunk.model_copy(update={"failover": pending.pop()})
+            chunk = dataclasses.replace(chunk, failover=pending.pop())
         on_chunk(chunk)
 
     return sink

@@ -38,6 +38,36 @@ from ..telemetry import RequestEvent
 
 log = logging.getLogger("dspex.memory")
 
+# Young-generation threshold of the cyclic collector (CPython's default: 700 allocations).
+GC_YOUNG_THRESHOLD = 10_000
+GC_ENV = "DSPEX_GC_THRESHOLD"
+
+
+def tune_gc(environ: Mapping[str, str]) -> None:
+    """Collector settings for a request server, applied once the services are loaded:
+    everything alive then (modules, the catalog, protocol models and their validators) is
+    moved out of the collector's reach (`gc.freeze`), and young objects are collected
+    every `GC_YOUNG_THRESHOLD` allocations instead of 700. A proxied chat allocates
+    thousands of short-lived objects: with the defaults, collections ran several times per
+    request and each older-generation pass walked every long-lived object (bench proxy
+    c=256: ~25% of the daemon's CPU per request). Garbage cycles are still collected, just
+    less often; reference counting frees everything else at once. `DSPEX_GC_THRESHOLD`
+    sets the threshold (0: CPython's defaults, nothing frozen)."""
+    raw = environ.get(GC_ENV, "").strip()
+    try:
+        threshold = int(raw) if raw else GC_YOUNG_THRESHOLD
+    except ValueError:
+        threshold = GC_YOUNG_THRESHOLD
+    if threshold <= 0:
+        return
+    # The young generations only: a full collection of the freshly loaded heap takes
+    # ~45 ms, on the first request's path (bench coldstart, spawn to first answer).
+    gc.collect(1)
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(threshold, older, oldest)
+
+
 IDLE_MS = 3000.0
 MIN_INTERVAL_S = 10.0
 MIN_REQUESTS = 500

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException
 
-from dspex_protocol import ERROR_CODES, ChatChunk, ErrorData, ErrorKind
+from dspex_protocol import ERROR_CODES, ErrorData, ErrorKind
 from dspex_protocol import methods as m
 
+from .. import after_answer
 from ..app import DspexServer
 from ..errors import DspexError, InvalidParams
-from ..pipeline import ChunkSink
+from ..partials import ChunkSink, CoalescingSink
+from ..providers.http_stream import before_network_wait
 
 log = logging.getLogger("dspex.rpc")
 
@@ -65,6 +68,8 @@ def method(server: DspexServer, spec: m.MethodSpec) -> Callable[[Handler], Handl
     def decorator(fn: Handler) -> Handler:
         async def handler(raw: Any) -> Any:
             params = parse_params(spec, raw)
+            # Bookkeeping the answer does not depend on runs once it is written.
+            deferred, token = after_answer.collect()
             try:
                 result = await fn(params)
             except DspexError as exc:
@@ -73,6 +78,10 @@ def method(server: DspexServer, spec: m.MethodSpec) -> Callable[[Handler], Handl
                 raise
             except Exception as exc:
                 raise internal_error(exc) from None
+            finally:
+                after_answer.stop(token)
+                if deferred:
+                    server.protocol.after_answer(deferred)
             return result.to_wire()
 
         server.feature(spec.name)(handler)
@@ -82,13 +91,33 @@ def method(server: DspexServer, spec: m.MethodSpec) -> Callable[[Handler], Handl
     return decorator
 
 
-def partial_results(server: DspexServer, token: int | str | None) -> ChunkSink | None:
-    """LSP partial results: each chunk as `$/progress` on the request's token (None: the
-    request does not stream)."""
+@contextlib.contextmanager
+def partial_results(server: DspexServer, token: int | str | None) -> Iterator[ChunkSink | None]:
+    """LSP partial results for the block: chunks as `$/progress` on the request's token,
+    those of one event-loop iteration merged into one (partials.py); what is pending is
+    sent when the block ends, before the answer. None: the request does not stream."""
     if token is None:
-        return None
+        yield None
+        return
+    protocol = server.protocol
 
-    def sink(chunk: ChatChunk) -> None:
-        server.protocol.send_notification("$/progress", {"token": token, "value": chunk.to_wire()})
+    def send(value: dict[str, Any]) -> None:
+        protocol.send_notification("$/progress", {"token": token, "value": value})
 
-    return sink
+    # Sent now when nothing else waits to run (a lone stream's chunk leaves at once, ahead
+    # of the work that follows it in the same task step); under load, with the pass's
+    # other output in one write.
+    flush = getattr(protocol.writer, "flush_if_idle", None)
+    sink = CoalescingSink(send, flush if callable(flush) else _nothing)
+    # The stream reader sends what is collected as it goes to wait for more: the deltas of
+    # one network read leave together, without waiting for the next loop pass.
+    waiting = before_network_wait.set(sink.flush)
+    try:
+        yield sink
+    finally:
+        before_network_wait.reset(waiting)
+        sink.flush()
+
+
+def _nothing() -> None:
+    return None

@@ -66,8 +66,8 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.CHAT)
     async def chat(params: ChatParams) -> Any:
-        sink = partial_results(server, params.partial_result_token)
-        return await services.pipeline.chat(params, sink)
+        with partial_results(server, params.partial_result_token) as sink:
+            return await services.pipeline.chat(params, sink)
 
     @method(server, m.EMBED)
     async def embed(params: EmbedParams) -> Any:

@@ -64,8 +64,8 @@ def register(server: DspexServer, services: Services) -> None:
 
     @method(server, m.SESSION_CHAT)
     async def chat(params: SessionChatParams) -> Any:
-        sink = partial_results(server, params.partial_result_token)
-        return await known(m.SESSION_CHAT, sessions.chat(params, sink))
+        with partial_results(server, params.partial_result_token) as sink:
+            return await known(m.SESSION_CHAT, sessions.chat(params, sink))
 
     @method(server, m.SESSION_HISTORY)
     async def history(params: SessionHistoryParams) -> Any:

@@ -41,7 +41,8 @@ from dspex_protocol import (
 from ..config import ConfigStore
 from ..cost import CostLedger, add_to_total
 from ..errors import DspexError
-from ..pipeline import ChunkSink, Pipeline
+from ..partials import ChunkSink
+from ..pipeline import Pipeline
 from ..store.sessions import SessionRow
 from .persist import evicted_path, read_text, scrub, write_atomic
 from .settings import SessionSettings
