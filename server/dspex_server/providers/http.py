@@ -16,7 +16,6 @@ from ..errors import SENT_AFTER_ANSWER, DspexError
 from ..reliability.idempotency import current_idempotency_key
 from .base import Adapter
 from .http_client import (
-    HttpResponse,
     ReadResponse,
     aiohttp_kind,
     aiohttp_session,
@@ -34,6 +33,7 @@ from .http_stream import (
     AiohttpStream,
     Decoded,
     Headers,
+    HttpResponse,
     Malformed,
     StreamResponse,
     idle_bounded,

@@ -9,7 +9,7 @@ import email.utils
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,17 +24,6 @@ if TYPE_CHECKING:
     from httpx_aiohttp import AiohttpTransport
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
-
-
-class HttpResponse(Protocol):
-    """What the adapters read of a response whose body was read already."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> Headers: ...
-    @property
-    def reason_phrase(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

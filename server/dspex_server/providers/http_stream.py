@@ -42,8 +42,8 @@ before_network_wait: ContextVar[Callable[[], None] | None] = ContextVar(
 Headers = Mapping[str, str]  # httpx.Headers or aiohttp's CIMultiDictProxy: case-insensitive
 
 
-class StreamResponse(Protocol):
-    """An open streaming response: status and headers read, the body still to come."""
+class HttpResponse(Protocol):
+    """What the adapters read of a response's status line and headers."""
 
     @property
     def status_code(self) -> int: ...
@@ -51,6 +51,11 @@ class StreamResponse(Protocol):
     def headers(self) -> Headers: ...
     @property
     def reason_phrase(self) -> str: ...
+
+
+class StreamResponse(HttpResponse, Protocol):
+    """An open streaming response: status and headers read, the body still to come."""
+
     def aiter_bytes(self) -> AsyncIterator[bytes]: ...
     async def aread(self) -> bytes: ...
     async def aclose(self) -> None: ...

@@ -403,12 +403,7 @@ class StreamReader:
             plain = _text_delta(delta)
             if plain is not False:
                 parts = [] if plain is None else [StreamPart(delta=plain, index=index)]
-                reason = choice.get("finish_reason")
-                if reason:
-                    if not parts:
-                        parts.append(StreamPart(index=index))
-                    parts[-1].finish_reason = FINISH_REASONS.get(str(reason), "stop")
-                return parts
+                return _with_finish(parts, choice, index)
         state = self.details.setdefault(index, DetailState())
         pieces = message_pieces(delta, self._tools(index, delta.get("executed_tools")), state)
         parts = [StreamPart(delta=d, index=index) for d in deltas(pieces)]
@@ -418,12 +413,18 @@ class StreamReader:
         if calls or logprobs:
             extra = Delta(tool_calls=calls or None, logprobs=logprobs)
             parts.append(StreamPart(delta=extra, index=index))
-        reason = choice.get("finish_reason")
-        if reason:
-            if not parts:
-                parts.append(StreamPart(index=index))
-            parts[-1].finish_reason = FINISH_REASONS.get(str(reason), "stop")
-        return parts
+        return _with_finish(parts, choice, index)
+
+
+def _with_finish(parts: list[StreamPart], choice: dict[str, Any], index: int) -> list[StreamPart]:
+    """The choice's finish reason, where it has one, on its last part (a part of its own
+    when the chunk brought nothing else)."""
+    reason = choice.get("finish_reason")
+    if reason:
+        if not parts:
+            parts.append(StreamPart(index=index))
+        parts[-1].finish_reason = FINISH_REASONS.get(str(reason), "stop")
+    return parts
 
 
 # The fields of most plain answers' messages (null refusal, no or null tool calls...).
