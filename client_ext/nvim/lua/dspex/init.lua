@@ -77,6 +77,14 @@ local function report_error(buf, err)
   append_text(buf, "\n[error] " .. kind .. ": " .. (err.data and err.data.message or err.message) .. "\n")
 end
 
+--- A request's answer is in `buf`: counted (tests wait on `b:dspex_done`), then `on_done`.
+local function finished(buf, result, err, on_done)
+  vim.b[buf].dspex_done = (vim.b[buf].dspex_done or 0) + 1
+  if on_done then
+    on_done(result, err)
+  end
+end
+
 --- Ask the model; the answer streams into the chat buffer. `on_done(result)` is optional.
 function M.chat(prompt, on_done)
   local c = client()
@@ -103,10 +111,7 @@ function M.chat(prompt, on_done)
     else
       append_text(buf, "\n")
     end
-    vim.b[buf].dspex_done = (vim.b[buf].dspex_done or 0) + 1
-    if on_done then
-      on_done(result, err)
-    end
+    finished(buf, result, err, on_done)
   end)
 end
 
@@ -135,10 +140,7 @@ function M.predict(signature, text, on_done)
         append_text(buf, name .. ": " .. (type(value) == "string" and value or vim.json.encode(value)) .. "\n")
       end
     end
-    vim.b[buf].dspex_done = (vim.b[buf].dspex_done or 0) + 1
-    if on_done then
-      on_done(result, err)
-    end
+    finished(buf, result, err, on_done)
   end)
 end
 
@@ -159,10 +161,7 @@ function M.explain(line1, line2, on_done)
     else
       append_text(buf, "> explain lines " .. line1 .. "-" .. line2 .. "\n" .. result.text .. "\n")
     end
-    vim.b[buf].dspex_done = (vim.b[buf].dspex_done or 0) + 1
-    if on_done then
-      on_done(result, err)
-    end
+    finished(buf, result, err, on_done)
   end)
 end
 
