@@ -85,7 +85,12 @@ def tokenizer(model: Path) -> Any:
 async def test_streamed_chat_yields_tokens_as_partial_results(llama: Daemon) -> None:
     result, partials = await stream_chat(llama, "llama", maxTokens=40, seed=7, temperature=1.0)
     choice = result["choices"][0]
-    assert len(partials) >= 10  # one partial per decoded token or so, not one at the end
+    # Tokens stream as they are decoded, not as one answer at the end: the first token
+    # leaves at once (one character: the tiny vocabulary's tokens are single characters);
+    # tokens decoded within one event-loop iteration share a `$/progress` (see
+    # docs/editors.md), so how many partials follow depends on the machine's pace.
+    assert len(partials) >= 2
+    assert len(partials[0]["delta"]["content"]) == 1
     assert choice["message"]["content"] == streamed_text(partials) != ""
     assert choice["finishReason"] == "length"
     assert result["usage"]["completionTokens"] == 40
