@@ -1,11 +1,15 @@
 """One fake per Chat Completions row, each speaking its provider's dialect (reasoning
-field, fields it refuses), and the environment that points the daemon at them."""
+field, fields it refuses), the environment that points the daemon at them, and the
+module-scoped fixtures of the modules that test them (`fakes`, `fresh`, `d`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import pytest
+import pytest_asyncio
+from daemon import Daemon, clean_env, start_daemon
 from fakes.openai_server import FakeOpenAI
 
 # Mistral's documented chat completion request fields: anything else is a 422.
@@ -75,3 +79,24 @@ def compat_env(env: dict[str, str], fakes: dict[str, FakeOpenAI]) -> dict[str, s
             env[key_env] = fakes[name].api_key or ""
         env[url_env] = fakes[name].api_base
     return env
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def fakes() -> AsyncIterator[dict[str, FakeOpenAI]]:
+    async with compat_fakes() as servers:
+        yield servers
+
+
+@pytest.fixture(autouse=True)
+def fresh(fakes: dict[str, FakeOpenAI]) -> None:
+    for fake in fakes.values():
+        fake.reset()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def d(
+    tmp_path_factory: pytest.TempPathFactory, fakes: dict[str, FakeOpenAI]
+) -> AsyncIterator[Daemon]:
+    env = compat_env(clean_env(tmp_path_factory.mktemp("compat")), fakes)
+    async with start_daemon(env) as daemon:
+        yield daemon

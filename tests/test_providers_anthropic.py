@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-import pytest_asyncio
-from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
+from anthropic_support import P, anthropic_env, d, fake, fresh_fake, last_body
+from daemon import Daemon, start_daemon
 from fakes.anthropic_server import REQUEST_ID, FakeAnthropic, anthropic_error
 from fakes.base import HttpError, Reply, StreamErrorEvent
 from provider_checks import (
@@ -26,49 +24,10 @@ from provider_checks import (
 )
 from pygls.exceptions import JsonRpcException
 
-P = "anthropic"
-
-
 # One fake and one daemon serve the whole module (starting a daemon costs seconds); each
 # test starts from an empty script and request log.
+__all__ = ["d", "fake", "fresh_fake"]  # module-scoped fixtures used here
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fake() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def fresh_fake(fake: FakeAnthropic) -> None:
-    fake.reset()
-
-
-def anthropic_env(
-    env: dict[str, str], fake: FakeAnthropic, key: str | None = None
-) -> dict[str, str]:
-    return {
-        **env,
-        "ANTHROPIC_API_KEY": key or fake.api_key or "",
-        "ANTHROPIC_BASE_URL": fake.base_url,
-    }
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def d(tmp_path_factory: pytest.TempPathFactory, fake: FakeAnthropic) -> AsyncIterator[Daemon]:
-    env = clean_env(tmp_path_factory.mktemp("daemon"))
-    # One daemon for the module maps single provider answers to errors: no retries, and no
-    # circuit breaker that the error tests would open for the tests after them.
-    options = SINGLE_ATTEMPT
-    async with start_daemon(anthropic_env(env, fake), initialization_options=options) as daemon:
-        yield daemon
-
-
-def last_body(fake: FakeAnthropic) -> dict[str, Any]:
-    body = fake.requests[-1].body
-    assert isinstance(body, dict)
-    return body
 
 
 async def test_plain_chat_sends_messages_api_request_and_parses_answer(

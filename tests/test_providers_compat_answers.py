@@ -5,17 +5,16 @@ and an answer's reasoning sent back the way each API takes it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from compat_support import compat_env, compat_fakes
-from daemon import Daemon, clean_env, start_daemon
+from compat_support import d, fakes, fresh
+from daemon import Daemon
 from fakes.base import Refusal, Reply, ServerTool, Thinking
 from fakes.openai_server import FakeOpenAI
 from provider_checks import chat, stream_chat, streamed_text
 
+__all__ = ["d", "fakes", "fresh"]  # module-scoped fixtures used here
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ASK = [{"role": "user", "content": "What is 2+2?"}]
@@ -28,27 +27,6 @@ MODELS = {
     "xai": "grok-3-mini",
     "lmstudio": "openai/gpt-oss-20b",
 }
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fakes() -> AsyncIterator[dict[str, FakeOpenAI]]:
-    async with compat_fakes() as servers:
-        yield servers
-
-
-@pytest.fixture(autouse=True)
-def fresh(fakes: dict[str, FakeOpenAI]) -> None:
-    for fake in fakes.values():
-        fake.reset()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def d(
-    tmp_path_factory: pytest.TempPathFactory, fakes: dict[str, FakeOpenAI]
-) -> AsyncIterator[Daemon]:
-    env = compat_env(clean_env(tmp_path_factory.mktemp("compat")), fakes)
-    async with start_daemon(env) as daemon:
-        yield daemon
 
 
 async def ask(

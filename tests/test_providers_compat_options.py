@@ -4,41 +4,19 @@ document/audio parts, and refuses what its API does not take, before anything is
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from compat_support import compat_env, compat_fakes
-from daemon import Daemon, clean_env, start_daemon
+from compat_support import d, fakes, fresh
+from daemon import Daemon
 from fakes.openai_server import FakeOpenAI
 from provider_checks import WEATHER_TOOL, chat, chat_error, stream_chat
 
+__all__ = ["d", "fakes", "fresh"]  # module-scoped fixtures used here
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PDF_B64 = "JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg=="
 WAV_B64 = "UklGRiQAAABXQVZFZm10IBAAAAABAAEARKwAAIhYAQACABAAZGF0YQAAAAA="
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fakes() -> AsyncIterator[dict[str, FakeOpenAI]]:
-    async with compat_fakes() as servers:
-        yield servers
-
-
-@pytest.fixture(autouse=True)
-def fresh(fakes: dict[str, FakeOpenAI]) -> None:
-    for fake in fakes.values():
-        fake.reset()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def d(
-    tmp_path_factory: pytest.TempPathFactory, fakes: dict[str, FakeOpenAI]
-) -> AsyncIterator[Daemon]:
-    env = compat_env(clean_env(tmp_path_factory.mktemp("options")), fakes)
-    async with start_daemon(env) as daemon:
-        yield daemon
 
 
 async def sent(d: Daemon, fakes: dict[str, FakeOpenAI], provider: str, **params: Any) -> Any:
