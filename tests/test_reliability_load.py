@@ -16,24 +16,29 @@ WARM_UP = 2  # floods before the baseline: pools, caches and the store reach the
 MEASURED = 3  # floods compared with the baseline
 # After each flood the daemon goes idle and reclaims (reliability/memory.py: a full
 # collection, then malloc_trim) and logs its live heap. Measured over 8 runs on 2 loaded
-# cores (numbers in docs/reliability.md, "Memory after bursts"):
-# - live blocks after a reclaim stay within +-150 of ~257,500 from flood to flood; a leak
-#   of one object per request would add 10,000 a flood;
+# cores (numbers in docs/reliability.md, "Memory after bursts"), and again over 9 runs
+# once the collector was tuned (gc.freeze, young threshold 10,000; 2026-12-06):
+# - live blocks after a reclaim stay within +-200 of the baseline from flood to flood
+#   (~315,500 now, ~257,500 before the tuning); a leak of one object per request would add
+#   10,000 a flood;
 # - glibc's bytes in use grow by 2-25 kB a flood (~1-2 B a request); a leak of 50 B a
 #   request would add 500 kB a flood;
-# - RSS, idle after the reclaim, moves by -4..+12 MB from the baseline between floods even
-#   though the heap is flat (the few objects that outlive a flood, e.g. sqlite3's weak
-#   references to cursors, pin CPython's 1 MiB arenas at random); the lowest of the three
-#   measured floods was within +0.1 MB of the baseline (or below it) in 7 of 8 runs and
-#   +5.2 MB with two extra busy loops on the 2 cores. So RSS is checked twice: its floor
-#   must not rise by 8 MB (memory outside both heaps leaking 800 B a request fails it on
-#   the first measured flood) and no flood may leave it 16 MB up.
+# - RSS, idle after the reclaim, moves from the baseline between floods even though the
+#   heap is flat (the few objects that outlive a flood, e.g. sqlite3's weak references to
+#   cursors, pin CPython's 1 MiB arenas at random): -4..+12 MB in the first 8 runs; in the
+#   later 9 the baseline itself ranged 100-130 MB and one flood of the full suite left
+#   RSS +25.6 MB (blocks and malloc flat; +14 MB alone, with or without the tuning). The
+#   lowest of the three measured floods was within +0.1 MB of the baseline (or below it)
+#   in 7 of the first 8 runs, at most +5.2 MB with two extra busy loops on the 2 cores, and
+#   at most +4.4 MB in the later 9. So RSS is checked twice: its floor must not rise by
+#   8 MB (memory outside both heaps leaking 800 B a request fails it on the first measured
+#   flood) and no flood may leave it 32 MB up (a coarse bound; the floor is the leak test).
 # A Python or malloc leak of 200 B a request fails the heap checks 4-5 times over (10,000
 # blocks, 2 MB a flood).
 BLOCKS_SLACK = 2_000
 MALLOC_SLACK_KB = 512
 RSS_FLOOR_SLACK_KB = 8 * 1024
-RSS_SLACK_KB = 16 * 1024
+RSS_SLACK_KB = 32 * 1024
 RECLAIM = re.compile(
     rb"memory reclaimed after (\d+) requests: rss \d+ -> \d+ kB, \d+ objects collected, "
     rb"trimmed=\w+, blocks=(\d+), malloc_in_use=(\d+|\?) kB"
