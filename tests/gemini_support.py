@@ -16,6 +16,12 @@ P = "gemini"
 G3 = "gemini-3-pro-preview"
 
 
+def gemini_env(
+    env: dict[str, str], fake: FakeGemini, key: str | None = None, key_env: str = "GEMINI_API_KEY"
+) -> dict[str, str]:
+    return {**env, key_env: key or fake.api_key or "", "GEMINI_BASE_URL": fake.base_url}
+
+
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def fake() -> AsyncIterator[FakeGemini]:
     async with FakeGemini() as fake:
@@ -29,11 +35,8 @@ def fresh_fake(fake: FakeGemini) -> None:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def d(tmp_path_factory: pytest.TempPathFactory, fake: FakeGemini) -> AsyncIterator[Daemon]:
-    env = {
-        **clean_env(tmp_path_factory.mktemp("daemon")),
-        "GEMINI_API_KEY": fake.api_key or "",
-        "GEMINI_BASE_URL": fake.base_url,
-    }
+    env = gemini_env(clean_env(tmp_path_factory.mktemp("daemon")), fake)
+    # Single answers map to errors: no retries, no breaker opened for later tests.
     async with start_daemon(env, initialization_options=SINGLE_ATTEMPT) as daemon:
         yield daemon
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from daemon import SINGLE_ATTEMPT, Daemon, clean_env, start_daemon
+from daemon import Daemon, start_daemon
 from fakes.base import Garbage, HttpError, Reply, StreamErrorEvent
 from fakes.gemini_server import FAKE_SIGNATURE, FakeGemini, fake_vector, gemini_error
+from gemini_support import P, d, fake, fresh_fake, gemini_env
+from gemini_support import sent as last_body
 from provider_checks import (
     WEATHER_CALL,
     WEATHER_TOOL,
@@ -26,45 +26,10 @@ from provider_checks import (
 )
 from pygls.exceptions import JsonRpcException
 
-P = "gemini"
-
-
 # One fake and one daemon serve the whole module (starting a daemon costs seconds); each
 # test starts from an empty script and request log.
+__all__ = ["d", "fake", "fresh_fake"]  # module-scoped fixtures used here
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fake() -> AsyncIterator[FakeGemini]:
-    async with FakeGemini() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def fresh_fake(fake: FakeGemini) -> None:
-    fake.reset()
-
-
-def gemini_env(
-    env: dict[str, str], fake: FakeGemini, key: str | None = None, key_env: str = "GEMINI_API_KEY"
-) -> dict[str, str]:
-    return {**env, key_env: key or fake.api_key or "", "GEMINI_BASE_URL": fake.base_url}
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def d(tmp_path_factory: pytest.TempPathFactory, fake: FakeGemini) -> AsyncIterator[Daemon]:
-    env = clean_env(tmp_path_factory.mktemp("daemon"))
-    # One daemon for the module maps single provider answers to errors: no retries, and no
-    # circuit breaker that the error tests would open for the tests after them.
-    options = SINGLE_ATTEMPT
-    async with start_daemon(gemini_env(env, fake), initialization_options=options) as daemon:
-        yield daemon
-
-
-def last_body(fake: FakeGemini) -> dict[str, Any]:
-    body = fake.requests[-1].body
-    assert isinstance(body, dict)
-    return body
 
 
 async def test_plain_chat_sends_generate_content_and_parses_answer(
