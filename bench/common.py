@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -62,13 +62,15 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(vals) if vals else float("nan")
 
 
-def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
-    """p50/p99/mean of latencies given in seconds, reported in microseconds."""
+def latency_summary(seconds: Sequence[float], unit: Literal["us", "ms"] = "us") -> dict[str, float]:
+    """p50/p99/mean of latencies given in seconds, reported in microseconds or milliseconds
+    (to 0.1 µs either way)."""
+    scale, digits = (1e6, 1) if unit == "us" else (1e3, 4)
     ordered = sorted(seconds)
     return {
-        "p50_us": round(percentile(ordered, 0.50) * 1e6, 1),
-        "p99_us": round(percentile(ordered, 0.99) * 1e6, 1),
-        "mean_us": round(sum(ordered) / max(1, len(ordered)) * 1e6, 1),
+        f"p50_{unit}": round(percentile(ordered, 0.50) * scale, digits),
+        f"p99_{unit}": round(percentile(ordered, 0.99) * scale, digits),
+        f"mean_{unit}": round(sum(ordered) / max(1, len(ordered)) * scale, digits),
     }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
-from ..common import Row, ScenarioResult, percentile, proc_cpu_precise_s, progress
+from ..common import Row, ScenarioResult, latency_summary, proc_cpu_precise_s, progress
 from ..config import RunConfig
 from ..direct import AiohttpDirect, HttpxDirect
 from ..fake_process import fake_openai
@@ -31,15 +31,6 @@ async def _timed(one: Callable[[int], Awaitable[Any]], count: int, into: list[fl
         started = clock()
         await one(i)
         into.append(clock() - started)
-
-
-def _summary(latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
-    return {
-        "p50_ms": round(percentile(ordered, 0.5) * 1e3, 4),
-        "p99_ms": round(percentile(ordered, 0.99) * 1e3, 4),
-        "mean_ms": round(sum(ordered) / max(1, len(ordered)) * 1e3, 4),
-    }
 
 
 async def run(cfg: RunConfig) -> ScenarioResult:
@@ -81,9 +72,9 @@ async def run(cfg: RunConfig) -> ScenarioResult:
                     daemon_cpu += proc_cpu_precise_s(d.client.pid) - cpu0
             await asyncio.sleep(0)
         progress(f"added: {cfg.added_rounds} rounds of {cfg.added_per_round} per client")
-    base = _summary(latencies[direct.label])
+    base = latency_summary(latencies[direct.label], "ms")
     for label, _ in clients:
-        values = _summary(latencies[label])
+        values = latency_summary(latencies[label], "ms")
         if label != direct.label:
             values["added_p50_ms"] = round(values["p50_ms"] - base["p50_ms"], 4)
             values["added_p99_ms"] = round(values["p99_ms"] - base["p99_ms"], 4)
