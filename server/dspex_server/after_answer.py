@@ -12,8 +12,11 @@ request (in-process callers, tests) the work runs at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
+
+log = logging.getLogger("dspex.server")
 
 Deferred = list[Callable[[], None]]
 
@@ -41,12 +44,8 @@ def stop(token: object) -> None:
 
 def run(queue: Deferred) -> None:
     """Run collected work; one failing item neither stops the others nor escapes."""
-    import logging
-
     for fn in queue:
         try:
             fn()
         except Exception as exc:
-            logging.getLogger("dspex.server").error(
-                "after-answer work failed: %s", type(exc).__name__
-            )
+            log.error("after-answer work failed: %s", type(exc).__name__)

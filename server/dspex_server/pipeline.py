@@ -201,25 +201,26 @@ class Pipeline:
         ) -> float:
             if latency_ms is None:
                 latency_ms = (time.perf_counter() - started) * 1000
-            event = RequestEvent(
-                "stop",
-                "chat",
-                correlation_id,
-                provider,
-                model,
-                duration_ms=latency_ms,
-                success=kind is None,
-                error_kind=kind,
-                usage=usage,
-                chunks=run.chunks,
-                session_id=params.session_id,
-                streamed=streamed,
-                attempts=run.attempts,
-                resumed=run.resumed,
-                cost_usd=cost_usd,
-                malformed_events=0 if run.acc is None else run.acc.malformed,
+            self.events.publish(
+                RequestEvent(
+                    "stop",
+                    "chat",
+                    correlation_id,
+                    provider,
+                    model,
+                    duration_ms=latency_ms,
+                    success=kind is None,
+                    error_kind=kind,
+                    usage=usage,
+                    chunks=run.chunks,
+                    session_id=params.session_id,
+                    streamed=streamed,
+                    attempts=run.attempts,
+                    resumed=run.resumed,
+                    cost_usd=cost_usd,
+                    malformed_events=0 if run.acc is None else run.acc.malformed,
+                )
             )
-            self.events.publish(event)
             return latency_ms
 
         self.events.publish(
